@@ -1,0 +1,78 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ProfileStatus is what the agent found in one file under the node's seccomp root.
+type ProfileStatus struct {
+	// Path relative to the kubelet's seccomp root, as a pod's localhostProfile names it.
+	// +required
+	Path string `json:"path"`
+	// SHA256 of the file's content, hex encoded.
+	// +optional
+	SHA256 string `json:"sha256,omitempty"`
+	// Size in bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+	// Valid says whether the node's container runtime can load the file as a seccomp profile.
+	// +required
+	Valid bool `json:"valid"`
+	// Reason says why the file is not valid (with its line where one applies).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// DefaultAction is the profile's defaultAction, e.g. SCMP_ACT_ERRNO.
+	// +optional
+	DefaultAction string `json:"defaultAction,omitempty"`
+	// Warnings name fields the node's runtime ignores.
+	// +optional
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// NodeSeccompInventoryStatus is the node's seccomp profile inventory.
+type NodeSeccompInventoryStatus struct {
+	// Profiles lists every regular file under the seccomp root, sorted by path.
+	// +optional
+	// +listType=map
+	// +listMapKey=path
+	Profiles []ProfileStatus `json:"profiles,omitempty"`
+	// ProfileCount is the number of files found.
+	// +optional
+	ProfileCount int32 `json:"profileCount"`
+	// InvalidCount is the number of files that are not valid profiles.
+	// +optional
+	InvalidCount int32 `json:"invalidCount"`
+	// Runtime is the container runtime the files were validated for, e.g. "containerd".
+	// +optional
+	Runtime string `json:"runtime,omitempty"`
+	// ObservedTime is when the agent last scanned the tree and found a change.
+	// +optional
+	ObservedTime *metav1.Time `json:"observedTime,omitempty"`
+}
+
+// NodeSeccompInventory lists the seccomp profiles present on one node. It is
+// named after its Node, owned by it, and written only by that node's agent.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=nsi
+// +kubebuilder:printcolumn:name="Profiles",type=integer,JSONPath=`.status.profileCount`
+// +kubebuilder:printcolumn:name="Invalid",type=integer,JSONPath=`.status.invalidCount`
+// +kubebuilder:printcolumn:name="Runtime",type=string,JSONPath=`.status.runtime`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type NodeSeccompInventory struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +optional
+	Status NodeSeccompInventoryStatus `json:"status,omitempty"`
+}
+
+// NodeSeccompInventoryList is a list of NodeSeccompInventory.
+//
+// +kubebuilder:object:root=true
+type NodeSeccompInventoryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []NodeSeccompInventory `json:"items"`
+}

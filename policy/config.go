@@ -1,0 +1,198 @@
+package policy
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+)
+
+// Defaults of a ClusterSeccompPolicy, the same as the CRD schema's.
+const (
+	DefaultMode         = v1alpha1.ModeDisabled
+	DefaultNodeCoverage = v1alpha1.NodeCoverageAll
+	DefaultUnknownNodes = v1alpha1.UnknownNodesWarn
+	DefaultStaleAfter   = 5 * time.Minute
+)
+
+// Policy is a ClusterSeccompPolicy spec with every default applied and every
+// glob checked, ready to evaluate requests. Build it with Compile.
+type Policy struct {
+	// Name and Generation identify the object it came from ("" and 0 for
+	// the built-in defaults).
+	Name       string
+	Generation int64
+
+	DefaultMode          v1alpha1.Mode
+	DefaultProfile       v1alpha1.SeccompProfileRef
+	ExemptNamespaces     map[string]bool
+	ExemptUsernames      map[string]bool
+	ExemptRuntimeClasses map[string]bool
+	AllowedProfiles      []string
+	NodeCoverage         v1alpha1.NodeCoverage
+	UnknownNodes         v1alpha1.UnknownNodes
+	StaleAfter           time.Duration
+	RejectAllowByDefault bool
+	Workloads            bool
+}
+
+// DefaultPolicy is the policy used when no ClusterSeccompPolicy "default" exists.
+func DefaultPolicy() *Policy {
+	p, _ := Compile(nil)
+	return p
+}
+
+// Compile applies defaults to a ClusterSeccompPolicy (nil means the built-in
+// defaults) and validates what the CRD schema cannot: the globs of
+// allowedProfiles. It returns the errors with their field paths; the policy
+// it returns alongside errors ignores the broken entries so the webhook can
+// keep serving.
+func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
+	p := &Policy{
+		DefaultMode:          DefaultMode,
+		DefaultProfile:       v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeRuntimeDefault},
+		ExemptNamespaces:     map[string]bool{},
+		ExemptUsernames:      map[string]bool{},
+		ExemptRuntimeClasses: map[string]bool{},
+		NodeCoverage:         DefaultNodeCoverage,
+		UnknownNodes:         DefaultUnknownNodes,
+		StaleAfter:           DefaultStaleAfter,
+		RejectAllowByDefault: true,
+		Workloads:            true,
+	}
+	if obj == nil {
+		return p, nil
+	}
+	p.Name, p.Generation = obj.Name, obj.Generation
+	spec := &obj.Spec
+	specPath := field.NewPath("spec")
+	var errs field.ErrorList
+
+	switch spec.DefaultMode {
+	case "":
+	case v1alpha1.ModeDisabled, v1alpha1.ModeAudit, v1alpha1.ModeWarn, v1alpha1.ModeEnforce:
+		p.DefaultMode = spec.DefaultMode
+	default:
+		errs = append(errs, field.NotSupported(specPath.Child("defaultMode"), spec.DefaultMode, modeNames))
+	}
+
+	if ref := spec.DefaultProfile; ref != nil {
+		if _, err := ParseProfileRef(*ref); err != nil {
+			errs = append(errs, field.Invalid(specPath.Child("defaultProfile"), profileRefString(*ref), err.Error()))
+		} else {
+			p.DefaultProfile = *ref.DeepCopy()
+		}
+	}
+
+	for _, ns := range spec.Exemptions.Namespaces {
+		p.ExemptNamespaces[ns] = true
+	}
+	for _, u := range spec.Exemptions.Usernames {
+		p.ExemptUsernames[u] = true
+	}
+	for _, rc := range spec.Exemptions.RuntimeClassNames {
+		p.ExemptRuntimeClasses[rc] = true
+	}
+
+	lh := &spec.Localhost
+	lhPath := specPath.Child("localhost")
+	for i, glob := range lh.AllowedProfiles {
+		if _, err := path.Match(glob, ""); err != nil || glob == "" || path.IsAbs(glob) {
+			errs = append(errs, field.Invalid(lhPath.Child("allowedProfiles").Index(i), glob,
+				`not a valid glob: use path.Match syntax relative to the kubelet's seccomp root, e.g. "operator/*" or "profiles/*.json"`))
+			continue
+		}
+		p.AllowedProfiles = append(p.AllowedProfiles, glob)
+	}
+	switch lh.NodeCoverage {
+	case "":
+	case v1alpha1.NodeCoverageAll, v1alpha1.NodeCoverageAny, v1alpha1.NodeCoverageOff:
+		p.NodeCoverage = lh.NodeCoverage
+	default:
+		errs = append(errs, field.NotSupported(lhPath.Child("nodeCoverage"), lh.NodeCoverage, []string{"All", "Any", "Off"}))
+	}
+	switch lh.UnknownNodes {
+	case "":
+	case v1alpha1.UnknownNodesDeny, v1alpha1.UnknownNodesWarn, v1alpha1.UnknownNodesAllow:
+		p.UnknownNodes = lh.UnknownNodes
+	default:
+		errs = append(errs, field.NotSupported(lhPath.Child("unknownNodes"), lh.UnknownNodes, []string{"Deny", "Warn", "Allow"}))
+	}
+	if lh.StaleAfter != nil {
+		if lh.StaleAfter.Duration <= 0 {
+			errs = append(errs, field.Invalid(lhPath.Child("staleAfter"), lh.StaleAfter.Duration.String(), "must be positive, e.g. 5m"))
+		} else {
+			p.StaleAfter = lh.StaleAfter.Duration
+		}
+	}
+	if lh.RejectAllowByDefault != nil {
+		p.RejectAllowByDefault = *lh.RejectAllowByDefault
+	}
+	if spec.Workloads != nil {
+		p.Workloads = *spec.Workloads
+	}
+	return p, errs
+}
+
+var modeNames = []string{
+	string(v1alpha1.ModeDisabled), string(v1alpha1.ModeAudit),
+	string(v1alpha1.ModeWarn), string(v1alpha1.ModeEnforce),
+}
+
+// ApplyDefaults fills the unset fields of a ClusterSeccompPolicy spec with the
+// values the CRD schema would default, for manifests read from files.
+func ApplyDefaults(spec *v1alpha1.ClusterSeccompPolicySpec) {
+	if spec.DefaultMode == "" {
+		spec.DefaultMode = DefaultMode
+	}
+	if spec.Localhost.NodeCoverage == "" {
+		spec.Localhost.NodeCoverage = DefaultNodeCoverage
+	}
+	if spec.Localhost.UnknownNodes == "" {
+		spec.Localhost.UnknownNodes = DefaultUnknownNodes
+	}
+	if spec.Localhost.StaleAfter == nil {
+		spec.Localhost.StaleAfter = &metav1.Duration{Duration: DefaultStaleAfter}
+	}
+	if spec.Localhost.RejectAllowByDefault == nil {
+		t := true
+		spec.Localhost.RejectAllowByDefault = &t
+	}
+	if spec.Workloads == nil {
+		t := true
+		spec.Workloads = &t
+	}
+}
+
+func profileRefString(ref v1alpha1.SeccompProfileRef) string {
+	if ref.Type == v1alpha1.ProfileTypeLocalhost && ref.LocalhostProfile != nil {
+		return "localhost/" + *ref.LocalhostProfile
+	}
+	return string(ref.Type)
+}
+
+// ParseProfileRef checks a profile reference and returns it in the
+// annotation form ("RuntimeDefault" or "localhost/<path>").
+func ParseProfileRef(ref v1alpha1.SeccompProfileRef) (string, error) {
+	switch ref.Type {
+	case v1alpha1.ProfileTypeRuntimeDefault:
+		if ref.LocalhostProfile != nil {
+			return "", fmt.Errorf("localhostProfile must not be set when type is RuntimeDefault")
+		}
+		return string(ref.Type), nil
+	case v1alpha1.ProfileTypeLocalhost:
+		if ref.LocalhostProfile == nil {
+			return "", fmt.Errorf("localhostProfile is required when type is Localhost")
+		}
+		if problem := localhostPathProblem(*ref.LocalhostProfile); problem != "" {
+			return "", fmt.Errorf("localhostProfile %q %s", *ref.LocalhostProfile, problem)
+		}
+		return "localhost/" + path.Clean(*ref.LocalhostProfile), nil
+	default:
+		return "", fmt.Errorf("type %q is not supported: use RuntimeDefault or Localhost", ref.Type)
+	}
+}

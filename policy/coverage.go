@@ -1,0 +1,213 @@
+package policy
+
+// Rules: node coverage. ProfileMissing, ProfileInvalid, ProfileAllowByDefault,
+// InventoryUnknown, and the profile-drift and zero-candidate warnings.
+//
+// Reads: each effective, allowed Localhost profile path; the candidate nodes
+// (candidates.go); for each candidate, the NodeView's inventory entry for the
+// path and the node's heartbeat; spec.localhost.nodeCoverage, unknownNodes,
+// staleAfter and rejectAllowByDefault; the request time.
+// A node is ok (listed, valid and, when rejectAllowByDefault, with a
+// defaultAction that does not allow), missing, invalid, allow-by-default, or
+// unknown (no inventory, or its heartbeat older than staleAfter).
+// All: denies when any candidate is missing, invalid or allow-by-default.
+// Any: denies only when no candidate is ok (and, under unknownNodes Warn or
+// Allow, none is unknown either, since an unknown node may have it); the
+// rest earn warnings. Off: nodes are not consulted. Unknown nodes follow
+// unknownNodes: Deny denies with InventoryUnknown, Warn warns, Allow is
+// silent. Zero candidates warn and never deny (an autoscaler may add a node).
+// Different sha256 digests across ok nodes warn (profile drift). Messages
+// name up to 5 nodes and count the rest.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+)
+
+// maxNamedNodes is how many nodes a message names before it counts the rest.
+const maxNamedNodes = 5
+
+// allowingActions are the defaultActions under which a profile lets through
+// every syscall it does not list.
+var allowingActions = map[string]bool{"SCMP_ACT_ALLOW": true, "SCMP_ACT_LOG": true}
+
+type nodeFinding struct {
+	node   string
+	detail string // reason for invalid, defaultAction, or why unknown
+	digest string
+}
+
+type coverage struct {
+	ok, missing, invalid, allowByDefault, unknown []nodeFinding
+}
+
+func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) coverage {
+	var c coverage
+	for _, node := range nodes {
+		l := view.Profile(node, profilePath)
+		switch {
+		case !l.HasInventory:
+			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no inventory"})
+		case !l.Heartbeat.IsZero() && now.Sub(l.Heartbeat) > p.StaleAfter:
+			c.unknown = append(c.unknown, nodeFinding{node: node, detail: fmt.Sprintf("agent last seen %s ago", now.Sub(l.Heartbeat).Round(time.Second))})
+		case !l.Found:
+			c.missing = append(c.missing, nodeFinding{node: node})
+		case !l.Profile.Valid:
+			c.invalid = append(c.invalid, nodeFinding{node: node, detail: l.Profile.Reason})
+		case p.RejectAllowByDefault && allowingActions[l.Profile.DefaultAction]:
+			c.allowByDefault = append(c.allowByDefault, nodeFinding{node: node, detail: l.Profile.DefaultAction})
+		default:
+			c.ok = append(c.ok, nodeFinding{node: node, digest: l.Profile.SHA256})
+		}
+	}
+	return c
+}
+
+// checkCoverage returns the violations and warnings for one Localhost place.
+func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, profilePath string, cands candidates) ([]Violation, []string) {
+	if p.NodeCoverage == v1alpha1.NodeCoverageOff {
+		return nil, nil
+	}
+	fld := pl.path.Child("localhostProfile").String()
+	if len(cands.names) == 0 {
+		return nil, []string{fmt.Sprintf("%s: %q was not checked against any node: none of the %d nodes can run this pod now (nodeSelector, affinity, taints or cordons); it will be checked when one can",
+			fld, profilePath, cands.total)}
+	}
+	c := assessCoverage(p, view, now, profilePath, cands.names)
+	n := len(cands.names)
+	violation := func(reason Reason, msg string) Violation {
+		return Violation{Reason: reason, Field: fld, Message: msg, container: pl.container, profile: profilePath}
+	}
+
+	missingMsg := func() string {
+		return fmt.Sprintf("%q is missing on %s this pod can run on: %s (%s); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity",
+			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing)
+	}
+	invalidMsg := func() string {
+		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix the file on those nodes",
+			profilePath, ofNodes(len(c.invalid), n), nodeList(c.invalid, true), ReasonProfileInvalid)
+	}
+	allowMsg := func() string {
+		return fmt.Sprintf("%q lets through every syscall it does not list (defaultAction) on %s: %s (%s); use a profile whose defaultAction refuses, such as SCMP_ACT_ERRNO, or RuntimeDefault",
+			profilePath, ofNodes(len(c.allowByDefault), n), nodeList(c.allowByDefault, true), ReasonProfileAllowByDefault)
+	}
+	unknownMsg := func() string {
+		return fmt.Sprintf("%q cannot be checked on %s: %s (%s); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn",
+			profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), ReasonInventoryUnknown)
+	}
+
+	var vs []Violation
+	var ws []string
+	unknownWarning := func() {
+		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesWarn {
+			ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; admitted because spec.localhost.unknownNodes is Warn",
+				fld, profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true)))
+		}
+	}
+
+	deny := p.NodeCoverage == v1alpha1.NodeCoverageAll ||
+		(len(c.ok) == 0 && (len(c.unknown) == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
+	if deny {
+		if len(c.missing) > 0 {
+			vs = append(vs, violation(ReasonProfileMissing, missingMsg()))
+		}
+		if len(c.invalid) > 0 {
+			vs = append(vs, violation(ReasonProfileInvalid, invalidMsg()))
+		}
+		if len(c.allowByDefault) > 0 {
+			vs = append(vs, violation(ReasonProfileAllowByDefault, allowMsg()))
+		}
+		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
+			vs = append(vs, violation(ReasonInventoryUnknown, unknownMsg()))
+		}
+		unknownWarning()
+	} else {
+		// nodeCoverage Any, and some node has it (or may have it).
+		why := fmt.Sprintf("admitted because spec.localhost.nodeCoverage is Any and %s it; pods placed on the others fail with CreateContainerError", haveIt(len(c.ok)))
+		if len(c.ok) == 0 {
+			why = "admitted because spec.localhost.nodeCoverage is Any and the unknown nodes may have it"
+		}
+		for _, msg := range []struct {
+			has  bool
+			text func() string
+		}{{len(c.missing) > 0, missingMsg}, {len(c.invalid) > 0, invalidMsg}, {len(c.allowByDefault) > 0, allowMsg}} {
+			if msg.has {
+				ws = append(ws, fld+": "+msg.text()+"; "+why)
+			}
+		}
+		unknownWarning()
+	}
+
+	if drift := driftWarning(c.ok); drift != "" {
+		ws = append(ws, fmt.Sprintf("%s: %q differs across nodes (profile drift): %s; pods behave differently depending on where they run", fld, profilePath, drift))
+	}
+	return vs, ws
+}
+
+func haveIt(n int) string {
+	if n == 1 {
+		return "1 node has"
+	}
+	return fmt.Sprintf("%d nodes have", n)
+}
+
+// ofNodes is "node", "all 3 nodes" or "2 of 3 nodes".
+func ofNodes(k, n int) string {
+	switch {
+	case n == 1:
+		return "the only node"
+	case k == n:
+		return fmt.Sprintf("all %d nodes", n)
+	default:
+		return fmt.Sprintf("%d of %d nodes", k, n)
+	}
+}
+
+// nodeList names up to maxNamedNodes nodes (with details) and counts the rest.
+func nodeList(fs []nodeFinding, details bool) string {
+	parts := make([]string, 0, maxNamedNodes+1)
+	for i, f := range fs {
+		if i == maxNamedNodes {
+			parts = append(parts, fmt.Sprintf("and %d more", len(fs)-maxNamedNodes))
+			break
+		}
+		if details && f.detail != "" {
+			parts = append(parts, fmt.Sprintf("%s (%s)", f.node, f.detail))
+		} else {
+			parts = append(parts, f.node)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// driftWarning describes differing digests among ok nodes, or "".
+func driftWarning(ok []nodeFinding) string {
+	byDigest := map[string][]nodeFinding{}
+	for _, f := range ok {
+		byDigest[f.digest] = append(byDigest[f.digest], f)
+	}
+	if len(byDigest) < 2 {
+		return ""
+	}
+	digests := make([]string, 0, len(byDigest))
+	for d := range byDigest {
+		digests = append(digests, d)
+	}
+	sort.Strings(digests)
+	parts := make([]string, 0, len(digests))
+	for _, d := range digests {
+		short := d
+		if len(short) > 12 {
+			short = short[:12]
+		}
+		if short == "" {
+			short = "unknown"
+		}
+		parts = append(parts, fmt.Sprintf("sha256 %s on %s", short, nodeList(byDigest[d], false)))
+	}
+	return strings.Join(parts, "; ")
+}

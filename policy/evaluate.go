@@ -1,0 +1,171 @@
+package policy
+
+import (
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+)
+
+// Audit annotation keys. The API server prefixes them with the webhook's
+// name, so they carry no prefix of their own.
+const (
+	AuditMode       = "mode"
+	AuditDecision   = "decision"
+	AuditSkipped    = "skipped"
+	AuditDefaulted  = "defaulted"
+	AuditWouldDflt  = "would-default"
+	AuditViolations = "violations"
+	AuditPolicy     = "policy-generation"
+)
+
+// Evaluate decides one admission request. It never fails: an object of a
+// kind it does not handle is skipped with the reason.
+func Evaluate(p *Policy, view NodeView, req Request) Decision {
+	if p == nil {
+		p = DefaultPolicy()
+	}
+	if view == nil {
+		view = EmptyNodeView{}
+	}
+	src, ok := extractPodSource(req.Object)
+	if !ok {
+		return finish(p, Decision{Mode: v1alpha1.ModeDisabled, Skipped: "object is not a Pod or a workload with a pod template"})
+	}
+	mode, modeWarning := namespaceMode(p, req.Namespace)
+	d := Decision{Mode: mode}
+	if modeWarning != "" {
+		d.Warnings = append(d.Warnings, modeWarning)
+	}
+	if mode == v1alpha1.ModeDisabled {
+		d.Skipped = "namespace mode is disabled"
+		return finish(p, d)
+	}
+	if reason := skipReason(p, &req, &src); reason != "" {
+		d.Skipped = reason
+		return finish(p, d)
+	}
+
+	spec := src.spec
+	var defaultViolation *Violation
+	if needsDefault(&req, &src) {
+		sp, problem := defaultProfile(p, req.Namespace)
+		if problem != "" {
+			defaultViolation = &Violation{
+				Reason:  ReasonInvalidDefaultProfile,
+				Field:   src.specPath.Child("securityContext", "seccompProfile").String(),
+				Message: problem,
+			}
+		} else {
+			d.Defaulted = profileString(sp)
+			if mode != v1alpha1.ModeAudit {
+				d.Patches = defaultPatches(&src, sp)
+			}
+			// Validate what will be stored (in audit mode, what would be).
+			spec = withPodProfile(spec, sp)
+		}
+	}
+
+	var only func(string) bool
+	if req.SubResource == EphemeralContainersSubresource {
+		only = newEphemeralContainers(req.OldObject)
+	}
+	vs, ws := validate(p, view, req.Now, &src, spec, req.Namespace.Name, only)
+	if defaultViolation != nil {
+		vs = append(vs, *defaultViolation)
+	}
+	d.Warnings = append(d.Warnings, ws...)
+	d.Warnings = append(d.Warnings, legacyAnnotationWarnings(&src)...)
+
+	if req.Operation == admissionv1.Update && !src.isPod && len(vs) > 0 {
+		if old, ok := extractPodSource(req.OldObject); ok && old.spec != nil {
+			oldVs, _ := validate(p, view, req.Now, &old, old.spec, req.Namespace.Name, nil)
+			var kept []string
+			vs, kept = ratchet(vs, oldVs)
+			d.Warnings = append(d.Warnings, kept...)
+		}
+	}
+	d.Violations = vs
+	return finish(p, d)
+}
+
+// validate runs every validation rule over one pod spec. only, when set,
+// limits the check to the containers it accepts (and leaves out the pod level).
+func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *corev1.PodSpec, namespace string, only func(string) bool) ([]Violation, []string) {
+	places := explicitProfiles(spec, src.specPath, only)
+	if len(places) == 0 {
+		return nil, nil
+	}
+	vs := checkUnconfined(places, namespace)
+	var ws []string
+	var cands *candidates
+	for _, pl := range places {
+		if pl.profile.Type != corev1.SeccompProfileTypeLocalhost {
+			continue
+		}
+		if v := checkLocalhostPath(pl); v != nil {
+			vs = append(vs, *v)
+			continue
+		}
+		cleaned := path.Clean(*pl.profile.LocalhostProfile)
+		if v := checkAllowedProfile(p, pl, cleaned, namespace); v != nil {
+			vs = append(vs, *v)
+			continue
+		}
+		if p.NodeCoverage == v1alpha1.NodeCoverageOff {
+			continue
+		}
+		if cands == nil {
+			c := candidateNodes(view, spec, src.daemon)
+			cands = &c
+		}
+		cvs, cws := checkCoverage(p, view, now, pl, cleaned, *cands)
+		vs = append(vs, cvs...)
+		ws = append(ws, cws...)
+	}
+	return vs, ws
+}
+
+// newEphemeralContainers accepts the ephemeral containers the old pod did not have.
+func newEphemeralContainers(oldObj runtime.Object) func(string) bool {
+	existing := sets.New[string]()
+	if old, ok := oldObj.(*corev1.Pod); ok {
+		for _, ec := range old.Spec.EphemeralContainers {
+			existing.Insert(ec.Name)
+		}
+	}
+	return func(name string) bool { return !existing.Has(name) }
+}
+
+// finish records the decision in audit annotations.
+func finish(p *Policy, d Decision) Decision {
+	a := map[string]string{
+		AuditMode:     string(d.Mode),
+		AuditDecision: d.Verdict(),
+	}
+	if p.Name != "" {
+		a[AuditPolicy] = p.Name + "/" + strconv.FormatInt(p.Generation, 10)
+	}
+	if d.Skipped != "" {
+		a[AuditSkipped] = d.Skipped
+	}
+	if d.Defaulted != "" {
+		if d.Mode == v1alpha1.ModeAudit {
+			a[AuditWouldDflt] = d.Defaulted
+		} else {
+			a[AuditDefaulted] = d.Defaulted
+		}
+	}
+	if len(d.Violations) > 0 {
+		a[AuditViolations] = strings.Join(d.Messages(), "\n")
+	}
+	d.AuditAnnotations = a
+	return d
+}

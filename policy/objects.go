@@ -1,0 +1,132 @@
+package policy
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// podSource is the pod spec inside an object under admission, with where it
+// sits (field path for messages, JSON pointer for patches).
+type podSource struct {
+	kind     string
+	meta     *metav1.ObjectMeta // the object's own metadata
+	podMeta  *metav1.ObjectMeta // the pod's (or template's) metadata
+	spec     *corev1.PodSpec    // nil when the object has no template (a ReplicationController may not)
+	specPath *field.Path        // e.g. spec.template.spec
+	metaPath *field.Path        // e.g. spec.template.metadata
+	pointer  string             // e.g. /spec/template/spec
+	isPod    bool
+	daemon   bool // a DaemonSet: its pods get the daemon controller's tolerations
+}
+
+var (
+	podSpecPath      = field.NewPath("spec")
+	templateSpecPath = field.NewPath("spec", "template", "spec")
+	cronJobSpecPath  = field.NewPath("spec", "jobTemplate", "spec", "template", "spec")
+	podTemplatePath  = field.NewPath("template", "spec")
+
+	podMetaPath         = field.NewPath("metadata")
+	templateMetaPath    = field.NewPath("spec", "template", "metadata")
+	cronJobMetaPath     = field.NewPath("spec", "jobTemplate", "spec", "template", "metadata")
+	podTemplateMetaPath = field.NewPath("template", "metadata")
+)
+
+// SupportedKinds lists the kinds the engine evaluates, in documentation order.
+var SupportedKinds = []string{
+	"Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
+	"ReplicationController", "PodTemplate",
+}
+
+// extractPodSource finds the pod spec of a supported object.
+func extractPodSource(obj runtime.Object) (podSource, bool) {
+	tmpl := func(kind string, meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec) podSource {
+		return podSource{kind: kind, meta: meta, podMeta: &t.ObjectMeta, spec: &t.Spec, specPath: templateSpecPath, metaPath: templateMetaPath, pointer: "/spec/template/spec"}
+	}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return podSource{kind: "Pod", meta: &o.ObjectMeta, podMeta: &o.ObjectMeta, spec: &o.Spec, specPath: podSpecPath, metaPath: podMetaPath, pointer: "/spec", isPod: true}, true
+	case *appsv1.Deployment:
+		return tmpl("Deployment", &o.ObjectMeta, &o.Spec.Template), true
+	case *appsv1.ReplicaSet:
+		return tmpl("ReplicaSet", &o.ObjectMeta, &o.Spec.Template), true
+	case *appsv1.StatefulSet:
+		return tmpl("StatefulSet", &o.ObjectMeta, &o.Spec.Template), true
+	case *appsv1.DaemonSet:
+		s := tmpl("DaemonSet", &o.ObjectMeta, &o.Spec.Template)
+		s.daemon = true
+		return s, true
+	case *batchv1.Job:
+		return tmpl("Job", &o.ObjectMeta, &o.Spec.Template), true
+	case *batchv1.CronJob:
+		t := &o.Spec.JobTemplate.Spec.Template
+		return podSource{kind: "CronJob", meta: &o.ObjectMeta, podMeta: &t.ObjectMeta, spec: &t.Spec, specPath: cronJobSpecPath, metaPath: cronJobMetaPath, pointer: "/spec/jobTemplate/spec/template/spec"}, true
+	case *corev1.ReplicationController:
+		if o.Spec.Template == nil {
+			return podSource{kind: "ReplicationController", meta: &o.ObjectMeta, specPath: templateSpecPath}, true
+		}
+		return tmpl("ReplicationController", &o.ObjectMeta, o.Spec.Template), true
+	case *corev1.PodTemplate:
+		return podSource{kind: "PodTemplate", meta: &o.ObjectMeta, podMeta: &o.Template.ObjectMeta, spec: &o.Template.Spec, specPath: podTemplatePath, metaPath: podTemplateMetaPath, pointer: "/template/spec"}, true
+	}
+	return podSource{}, false
+}
+
+// containerRef is one container of any of the three lists.
+type containerRef struct {
+	c    *corev1.Container // ephemeral containers are converted; only SecurityContext and Name are read
+	path *field.Path
+}
+
+// allContainers returns init, regular and ephemeral containers with their field paths.
+func allContainers(spec *corev1.PodSpec, specPath *field.Path) []containerRef {
+	out := make([]containerRef, 0, len(spec.InitContainers)+len(spec.Containers)+len(spec.EphemeralContainers))
+	for i := range spec.InitContainers {
+		out = append(out, containerRef{c: &spec.InitContainers[i], path: specPath.Child("initContainers").Index(i)})
+	}
+	for i := range spec.Containers {
+		out = append(out, containerRef{c: &spec.Containers[i], path: specPath.Child("containers").Index(i)})
+	}
+	for i := range spec.EphemeralContainers {
+		ec := &spec.EphemeralContainers[i]
+		out = append(out, containerRef{
+			c:    &corev1.Container{Name: ec.Name, SecurityContext: ec.SecurityContext},
+			path: specPath.Child("ephemeralContainers").Index(i),
+		})
+	}
+	return out
+}
+
+// profilePlace is one place a seccomp profile is written: the pod level or a container.
+type profilePlace struct {
+	container string // "" for the pod level
+	profile   *corev1.SeccompProfile
+	path      *field.Path // .../securityContext.seccompProfile
+}
+
+// explicitProfiles returns every place a profile is set. The pod-level
+// profile counts on its own: the kubelet applies it to the pod sandbox as
+// well as to every container that sets none.
+func explicitProfiles(spec *corev1.PodSpec, specPath *field.Path, only func(name string) bool) []profilePlace {
+	var out []profilePlace
+	if spec.SecurityContext != nil && spec.SecurityContext.SeccompProfile != nil && only == nil {
+		out = append(out, profilePlace{profile: spec.SecurityContext.SeccompProfile, path: specPath.Child("securityContext", "seccompProfile")})
+	}
+	for _, ref := range allContainers(spec, specPath) {
+		if only != nil && !only(ref.c.Name) {
+			continue
+		}
+		if sc := ref.c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+			out = append(out, profilePlace{container: ref.c.Name, profile: sc.SeccompProfile, path: ref.path.Child("securityContext", "seccompProfile")})
+		}
+	}
+	return out
+}
+
+// hasControllerOwner reports whether another object's controller manages this one.
+func hasControllerOwner(meta *metav1.ObjectMeta) bool {
+	return metav1.GetControllerOfNoCopy(meta) != nil
+}
