@@ -15,8 +15,6 @@ import (
 type NodeView interface {
 	// Nodes returns every Node. The engine does not modify them.
 	Nodes() []*corev1.Node
-	// Node returns the named Node, or nil if it does not exist.
-	Node(name string) *corev1.Node
 	// Profile looks up one profile path (already path.Clean'ed) on one node.
 	Profile(nodeName, profilePath string) ProfileLookup
 }
@@ -40,9 +38,6 @@ type EmptyNodeView struct{}
 
 // Nodes implements NodeView.
 func (EmptyNodeView) Nodes() []*corev1.Node { return nil }
-
-// Node implements NodeView.
-func (EmptyNodeView) Node(string) *corev1.Node { return nil }
 
 // Profile implements NodeView.
 func (EmptyNodeView) Profile(string, string) ProfileLookup { return ProfileLookup{} }

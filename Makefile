@@ -1,0 +1,169 @@
+# seccomp-guard development targets. `make` (or `make help`) lists them.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+GO ?= go
+
+## Tool versions. Each tool is built on its own with `go install TOOL@VERSION`
+## into bin/ (never one shared tools module: controller-tools and golangci-lint
+## need incompatible dependency versions). Bumping a pin rebuilds that tool.
+CONTROLLER_GEN_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
+# golang.org/x/perf has no releases; this is the pseudo-version of its latest commit when pinned.
+BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
+# Helm's own Makefile stamps the Kubernetes minor of the client-go it is built
+# against (v0.37 for HELM_VERSION v3.22.0); without it `helm template` assumes
+# Kubernetes 1.20. Update together with HELM_VERSION.
+HELM_KUBE_MINOR ?= 37
+
+LOCALBIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen
+GOLANGCI_LINT := $(LOCALBIN)/golangci-lint
+HELM := $(LOCALBIN)/helm
+BENCHSTAT := $(LOCALBIN)/benchstat
+
+## Build stamping.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+VERSION_PKG := github.com/seccomp-guard/seccomp-guard/internal/version
+LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
+## Packages. Unit tests need no API server; e2e packages (which start their own
+## control plane) are excluded here and run by their own target with -p 1.
+UNIT_PKGS := $(shell $(GO) list ./... | grep -v /e2e)
+
+FUZZTIME ?= 30s
+BENCH ?= .
+BENCHCOUNT ?= 6
+BENCHTIME ?= 1s
+BENCH_OUT ?= $(LOCALBIN)/bench.txt
+BENCH_BASE ?=
+
+# Go files checked by gofmt: everything but build output, caches and testdata.
+GOFMT_FILES = $(shell find . -type d \( -name .git -o -name bin -o -name .cache -o -name tmp -o -name testdata \) -prune -o -type f -name '*.go' -print)
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN { FS = ":.*##"; printf "Usage: make <target> [VAR=value ...]\n" } \
+		/^[a-zA-Z0-9_.-]+:.*##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
+		/^##@/ { printf "\n%s:\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@printf '\nVariables: FUZZTIME=%s BENCH=%s BENCHCOUNT=%s BENCHTIME=%s BENCH_BASE=<file> VERSION=%s\n' \
+		'$(FUZZTIME)' '$(BENCH)' '$(BENCHCOUNT)' '$(BENCHTIME)' '$(VERSION)'
+
+##@ Development
+
+.PHONY: build
+build: ## Build bin/seccomp-guard (static, version-stamped from git).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(LOCALBIN)/seccomp-guard ./cmd/seccomp-guard
+
+.PHONY: test
+test: test-unit ## Run all tests that CI runs (the README's test command).
+
+.PHONY: test-unit
+test-unit: ## Run unit tests (no API server) with the race detector.
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Check formatting (gofmt), go vet and golangci-lint.
+	@unformatted="$$(gofmt -l $(GOFMT_FILES))"; \
+	if [ -n "$$unformatted" ]; then \
+		echo "error: these files are not gofmt-formatted (run 'gofmt -w' on them):" >&2; \
+		echo "$$unformatted" >&2; \
+		exit 1; \
+	fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code (api/) and CRDs (charts/seccomp-guard/crds).
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=charts/seccomp-guard/crds
+
+.PHONY: verify
+verify: generate ## Fail if generated files or go.mod/go.sum are out of date.
+	@changed="$$(git status --porcelain -- api charts)"; \
+	if [ -n "$$changed" ]; then \
+		echo "error: api/ or charts/ differ from the commit after 'make generate'." >&2; \
+		echo "Run 'make generate' and commit the result (or commit your own changes):" >&2; \
+		echo "$$changed" >&2; \
+		exit 1; \
+	fi
+	@if ! tidy="$$($(GO) mod tidy -diff 2>&1)"; then \
+		echo "error: go.mod/go.sum are not tidy; run 'go mod tidy' and commit the result:" >&2; \
+		echo "$$tidy" >&2; \
+		exit 1; \
+	fi
+	@echo "verify: generated files and go.mod/go.sum are up to date"
+
+.PHONY: fuzz
+fuzz: ## Run every Fuzz target of the unit packages for FUZZTIME (default 30s) each.
+	@targets="$$($(GO) test -list '^Fuzz' $(UNIT_PKGS) | \
+		awk '/^Fuzz/ { names[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }')"; \
+	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz targets found"; exit 0; fi; \
+	while read -r pkg name; do \
+		echo "==> fuzzing $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime '$(FUZZTIME)' "$$pkg"; \
+	done <<< "$$targets"
+
+.PHONY: bench
+bench: $(BENCHSTAT) ## Run benchmarks into bin/bench.txt and summarise; BENCH_BASE=<file> compares.
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) -benchtime $(BENCHTIME) $(UNIT_PKGS) | tee $(BENCH_OUT)
+	$(BENCHSTAT) $(BENCH_BASE) $(BENCH_OUT)
+
+.PHONY: controlplane
+controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow once, then cached).
+	bash hack/build-controlplane.sh
+
+.PHONY: clean
+clean: ## Remove the built binary and benchmark output (keeps tools and bin/k8s).
+	rm -f $(LOCALBIN)/seccomp-guard $(BENCH_OUT)
+
+.PHONY: distclean
+distclean: ## Remove all of bin/: tools, control plane and build output.
+	rm -rf $(LOCALBIN)
+
+##@ Tools
+
+.PHONY: tools
+tools: $(CONTROLLER_GEN) $(GOLANGCI_LINT) $(HELM) $(BENCHSTAT) ## Build the pinned tools into bin/.
+
+# Each tool is the real target; its prerequisite is a stamp file named after the
+# pinned version. A new version means a missing stamp, which is created (and the
+# stamps of other versions removed), making the binary older than its stamp and
+# so rebuilt. A missing binary is rebuilt too.
+$(LOCALBIN):
+	mkdir -p $@
+
+$(LOCALBIN)/.controller-gen-$(CONTROLLER_GEN_VERSION) \
+$(LOCALBIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION) \
+$(LOCALBIN)/.helm-$(HELM_VERSION) \
+$(LOCALBIN)/.benchstat-$(BENCHSTAT_VERSION): | $(LOCALBIN)
+	@tool="$(notdir $@)"; tool="$${tool#.}"; tool="$${tool%-*}"; \
+	rm -f "$(LOCALBIN)/.$$tool-"*
+	@touch $@
+
+$(CONTROLLER_GEN): $(LOCALBIN)/.controller-gen-$(CONTROLLER_GEN_VERSION)
+	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	@touch $@
+
+$(GOLANGCI_LINT): $(LOCALBIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION)
+	GOBIN=$(LOCALBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	@touch $@
+
+HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) -X helm.sh/helm/v3/internal/version.metadata= \
+	$(foreach pkg,helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil,-X $(pkg).k8sVersionMajor=1 -X $(pkg).k8sVersionMinor=$(HELM_KUBE_MINOR))
+
+$(HELM): $(LOCALBIN)/.helm-$(HELM_VERSION)
+	GOBIN=$(LOCALBIN) CGO_ENABLED=0 $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@touch $@
+
+$(BENCHSTAT): $(LOCALBIN)/.benchstat-$(BENCHSTAT_VERSION)
+	GOBIN=$(LOCALBIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	@touch $@
