@@ -148,8 +148,10 @@ func TestDefaulting(t *testing.T) {
 			wantAllowed:   true,
 		},
 		{
-			name:          "namespace annotation RuntimeDefault",
-			policy:        func(s *v1alpha1.ClusterSeccompPolicySpec) { s.DefaultProfile = &v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeLocalhost, LocalhostProfile: ptr("p.json")} },
+			name: "namespace annotation RuntimeDefault",
+			policy: func(s *v1alpha1.ClusterSeccompPolicySpec) {
+				s.DefaultProfile = &v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeLocalhost, LocalhostProfile: ptr("p.json")}
+			},
 			req:           create(basePod(), annotated("RuntimeDefault")),
 			wantPatches:   `[{"op":"add","path":"/spec/securityContext","value":{"seccompProfile":{"type":"RuntimeDefault"}}}]`,
 			wantDefaulted: "RuntimeDefault",

@@ -55,7 +55,9 @@ func podProfile(sp *corev1.SeccompProfile) func(*corev1.Pod) {
 }
 
 func containerProfile(i int, sp *corev1.SeccompProfile) func(*corev1.Pod) {
-	return func(p *corev1.Pod) { p.Spec.Containers[i].SecurityContext = &corev1.SecurityContext{SeccompProfile: sp} }
+	return func(p *corev1.Pod) {
+		p.Spec.Containers[i].SecurityContext = &corev1.SecurityContext{SeccompProfile: sp}
+	}
 }
 
 func all(tweaks ...func(*corev1.Pod)) func(*corev1.Pod) {

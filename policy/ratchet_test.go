@@ -82,8 +82,10 @@ func TestLegacyAnnotations(t *testing.T) {
 			wantAllowed: true,
 		},
 		{
-			name:          "in a template the path is the template's",
-			req:           create(workloads(tweakPod(func(p *corev1.Pod) { p.Annotations = map[string]string{"seccomp.security.alpha.kubernetes.io/pod": "unconfined"} }))["StatefulSet"], namespace("enforce")),
+			name: "in a template the path is the template's",
+			req: create(workloads(tweakPod(func(p *corev1.Pod) {
+				p.Annotations = map[string]string{"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}
+			}))["StatefulSet"], namespace("enforce")),
 			wantPatches:   `[{"op":"add","path":"/spec/template/spec/securityContext","value":{"seccompProfile":{"type":"RuntimeDefault"}}}]`,
 			wantDefaulted: "RuntimeDefault",
 			wantWarnings:  []string{`spec.template.metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]: "unconfined" has no effect since Kubernetes 1.27 and Unconfined is forbidden here; remove the annotation (the profile comes from securityContext.seccompProfile)`},
