@@ -101,12 +101,13 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 	lh := &spec.Localhost
 	lhPath := specPath.Child("localhost")
 	for i, glob := range lh.AllowedProfiles {
+		// A broken glob is kept: it matches nothing, so a list of broken
+		// globs allows nothing rather than everything.
+		p.AllowedProfiles = append(p.AllowedProfiles, glob)
 		if _, err := path.Match(glob, ""); err != nil || glob == "" || path.IsAbs(glob) {
 			errs = append(errs, field.Invalid(lhPath.Child("allowedProfiles").Index(i), glob,
 				`not a valid glob: use path.Match syntax relative to the kubelet's seccomp root, e.g. "operator/*" or "profiles/*.json"`))
-			continue
 		}
-		p.AllowedProfiles = append(p.AllowedProfiles, glob)
 	}
 	switch lh.NodeCoverage {
 	case "":
@@ -127,6 +128,12 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 			errs = append(errs, field.Invalid(lhPath.Child("staleAfter"), lh.StaleAfter.Duration.String(), "must be positive, e.g. 5m"))
 		} else {
 			p.StaleAfter = lh.StaleAfter.Duration
+		}
+	}
+	if ref := spec.DefaultProfile; ref != nil && ref.Type == v1alpha1.ProfileTypeLocalhost && p.DefaultProfile.LocalhostProfile != nil {
+		if lp := path.Clean(*p.DefaultProfile.LocalhostProfile); !profileAllowed(p, lp) {
+			errs = append(errs, field.Invalid(specPath.Child("defaultProfile", "localhostProfile"), lp,
+				fmt.Sprintf("matches none of spec.localhost.allowedProfiles %s, so every defaulted pod would be denied; add it there or choose another default", quoteList(p.AllowedProfiles))))
 		}
 	}
 	if lh.RejectAllowByDefault != nil {

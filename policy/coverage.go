@@ -84,11 +84,11 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 	}
 
 	missingMsg := func() string {
-		return fmt.Sprintf("%q is missing on %s this pod can run on: %s (%s); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity",
+		return fmt.Sprintf("%q is missing on %s: %s (%s); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity",
 			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing)
 	}
 	invalidMsg := func() string {
-		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix the file on those nodes",
+		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix or replace the file there",
 			profilePath, ofNodes(len(c.invalid), n), nodeList(c.invalid, true), ReasonProfileInvalid)
 	}
 	allowMsg := func() string {
@@ -102,10 +102,10 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 
 	var vs []Violation
 	var ws []string
-	unknownWarning := func() {
-		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesWarn {
-			ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; admitted because spec.localhost.unknownNodes is Warn",
-				fld, profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true)))
+	unknownWarning := func(why string) {
+		if len(c.unknown) > 0 && p.UnknownNodes != v1alpha1.UnknownNodesAllow {
+			ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; %s",
+				fld, profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), why))
 		}
 	}
 
@@ -123,8 +123,9 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 		}
 		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
 			vs = append(vs, violation(ReasonInventoryUnknown, unknownMsg()))
+		} else {
+			unknownWarning("admitted because spec.localhost.unknownNodes is Warn")
 		}
-		unknownWarning()
 	} else {
 		// nodeCoverage Any, and some node has it (or may have it).
 		why := fmt.Sprintf("admitted because spec.localhost.nodeCoverage is Any and %s it; pods placed on the others fail with CreateContainerError", haveIt(len(c.ok)))
@@ -139,7 +140,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 				ws = append(ws, fld+": "+msg.text()+"; "+why)
 			}
 		}
-		unknownWarning()
+		unknownWarning("admitted because spec.localhost.nodeCoverage is Any")
 	}
 
 	if drift := driftWarning(c.ok); drift != "" {
@@ -155,15 +156,15 @@ func haveIt(n int) string {
 	return fmt.Sprintf("%d nodes have", n)
 }
 
-// ofNodes is "node", "all 3 nodes" or "2 of 3 nodes".
+// ofNodes is "the only node ...", "all 3 nodes ..." or "2 of 3 nodes ...".
 func ofNodes(k, n int) string {
 	switch {
 	case n == 1:
-		return "the only node"
+		return "the only node this pod can run on"
 	case k == n:
-		return fmt.Sprintf("all %d nodes", n)
+		return fmt.Sprintf("all %d nodes this pod can run on", n)
 	default:
-		return fmt.Sprintf("%d of %d nodes", k, n)
+		return fmt.Sprintf("%d of %d nodes this pod can run on", k, n)
 	}
 }
 

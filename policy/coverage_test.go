@@ -189,13 +189,13 @@ func TestCoverage(t *testing.T) {
 			name:           "invalid on a node",
 			view:           viewWith(except(everywhere(), "node-a", invalid), nil),
 			req:            create(localhostPod(selector("zone", "a")), enforce),
-			wantViolations: []string{fld + `"profiles/p.json" is not a valid seccomp profile on 1 of 2 nodes: node-a (unknown action "SCMP_ACT_KILLME" at line 3) (ProfileInvalid); fix the file on those nodes`},
+			wantViolations: []string{fld + `"profiles/p.json" is not a valid seccomp profile on 1 of 2 nodes this pod can run on: node-a (unknown action "SCMP_ACT_KILLME" at line 3) (ProfileInvalid); fix or replace the file there`},
 		},
 		{
 			name:           "allow-by-default",
 			view:           viewWith(except(except(everywhere(), "node-a", allowing), "node-e", logging), nil),
 			req:            create(localhostPod(selector("zone", "a")), enforce),
-			wantViolations: []string{fld + `"profiles/p.json" lets through every syscall it does not list (defaultAction) on all 2 nodes: node-a (SCMP_ACT_ALLOW), node-e (SCMP_ACT_LOG) (ProfileAllowByDefault); use a profile whose defaultAction refuses, such as SCMP_ACT_ERRNO, or RuntimeDefault`},
+			wantViolations: []string{fld + `"profiles/p.json" lets through every syscall it does not list (defaultAction) on all 2 nodes this pod can run on: node-a (SCMP_ACT_ALLOW), node-e (SCMP_ACT_LOG) (ProfileAllowByDefault); use a profile whose defaultAction refuses, such as SCMP_ACT_ERRNO, or RuntimeDefault`},
 		},
 		{
 			name:         "allow-by-default accepted when rejectAllowByDefault is false (digests then differ)",
@@ -209,7 +209,7 @@ func TestCoverage(t *testing.T) {
 			name:         "no inventory, unknownNodes Warn",
 			view:         viewWith(withoutInventory(everywhere(), "node-b"), nil),
 			req:          create(localhostPod(selector("zone", "b")), enforce),
-			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on the only node: node-b (no inventory); admitted because spec.localhost.unknownNodes is Warn`},
+			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on the only node this pod can run on: node-b (no inventory); admitted because spec.localhost.unknownNodes is Warn`},
 			wantAllowed:  true,
 		},
 		{
@@ -217,7 +217,7 @@ func TestCoverage(t *testing.T) {
 			policy:         coveragePolicy(v1alpha1.NodeCoverageAll, v1alpha1.UnknownNodesDeny),
 			view:           viewWith(withoutInventory(everywhere(), "node-b"), nil),
 			req:            create(localhostPod(selector("zone", "b")), enforce),
-			wantViolations: []string{fld + `"profiles/p.json" cannot be checked on the only node: node-b (no inventory) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`},
+			wantViolations: []string{fld + `"profiles/p.json" cannot be checked on the only node this pod can run on: node-b (no inventory) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`},
 		},
 		{
 			name:        "no inventory, unknownNodes Allow",
@@ -230,7 +230,7 @@ func TestCoverage(t *testing.T) {
 			name:         "stale heartbeat makes the node unknown",
 			view:         viewWith(everywhere(), map[string]time.Time{"node-a": testNow.Add(-10 * time.Minute), "node-e": testNow.Add(-time.Minute)}),
 			req:          create(localhostPod(selector("zone", "a")), enforce),
-			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on 1 of 2 nodes: node-a (agent last seen 10m0s ago); admitted because spec.localhost.unknownNodes is Warn`},
+			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on 1 of 2 nodes this pod can run on: node-a (agent last seen 10m0s ago); admitted because spec.localhost.unknownNodes is Warn`},
 			wantAllowed:  true,
 		},
 		{
@@ -238,14 +238,22 @@ func TestCoverage(t *testing.T) {
 			policy:         coveragePolicy(v1alpha1.NodeCoverageAll, v1alpha1.UnknownNodesDeny),
 			view:           viewWith(everywhere(), map[string]time.Time{"node-a": testNow.Add(-6 * time.Minute)}),
 			req:            create(localhostPod(pinned("node-a")), enforce),
-			wantViolations: []string{fld + `"profiles/p.json" cannot be checked on the only node: node-a (agent last seen 6m0s ago) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`},
+			wantViolations: []string{fld + `"profiles/p.json" cannot be checked on the only node this pod can run on: node-a (agent last seen 6m0s ago) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`},
 		},
 		{
 			name:         "Any with no ok node but an unknown one admits with warnings",
 			policy:       coveragePolicy(v1alpha1.NodeCoverageAny, v1alpha1.UnknownNodesWarn),
 			view:         viewWith(withoutInventory(except(everywhere(), "node-a"), "node-e"), nil),
 			req:          create(localhostPod(selector("zone", "a")), enforce),
-			wantWarnings: []string{fld + `"profiles/p.json" is missing on 1 of 2 nodes this pod can run on: node-a (ProfileMissing); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity; admitted because spec.localhost.nodeCoverage is Any and the unknown nodes may have it`, fld + `"profiles/p.json" could not be checked on 1 of 2 nodes: node-e (no inventory); admitted because spec.localhost.unknownNodes is Warn`},
+			wantWarnings: []string{fld + `"profiles/p.json" is missing on 1 of 2 nodes this pod can run on: node-a (ProfileMissing); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity; admitted because spec.localhost.nodeCoverage is Any and the unknown nodes may have it`, fld + `"profiles/p.json" could not be checked on 1 of 2 nodes this pod can run on: node-e (no inventory); admitted because spec.localhost.nodeCoverage is Any`},
+			wantAllowed:  true,
+		},
+		{
+			name:         "Any with an ok node and an unknown one under Deny admits and warns",
+			policy:       coveragePolicy(v1alpha1.NodeCoverageAny, v1alpha1.UnknownNodesDeny),
+			view:         viewWith(withoutInventory(everywhere(), "node-e"), nil),
+			req:          create(localhostPod(selector("zone", "a")), enforce),
+			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on 1 of 2 nodes this pod can run on: node-e (no inventory); admitted because spec.localhost.nodeCoverage is Any`},
 			wantAllowed:  true,
 		},
 		{

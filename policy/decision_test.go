@@ -92,6 +92,14 @@ func TestCompile(t *testing.T) {
 			},
 		},
 		{
+			name: "localhost default outside allowedProfiles",
+			spec: v1alpha1.ClusterSeccompPolicySpec{
+				DefaultProfile: &v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeLocalhost, LocalhostProfile: ptr("mine/p.json")},
+				Localhost:      v1alpha1.LocalhostPolicy{AllowedProfiles: []string{"operator/*"}},
+			},
+			wantErrs: []string{`spec.defaultProfile.localhostProfile: Invalid value: "mine/p.json": matches none of spec.localhost.allowedProfiles ["operator/*"], so every defaulted pod would be denied; add it there or choose another default`},
+		},
+		{
 			name:     "unknown mode",
 			spec:     v1alpha1.ClusterSeccompPolicySpec{DefaultMode: "off"},
 			wantErrs: []string{`spec.defaultMode: Unsupported value: "off": supported values: "disabled", "audit", "warn", "enforce"`},
@@ -118,6 +126,57 @@ func TestCompile(t *testing.T) {
 			assert.Equal(t, tc.wantErrs, errStrings(errs))
 		})
 	}
+}
+
+func TestBrokenGlobsAllowNothing(t *testing.T) {
+	p, errs := Compile(&v1alpha1.ClusterSeccompPolicy{Spec: v1alpha1.ClusterSeccompPolicySpec{
+		Localhost: v1alpha1.LocalhostPolicy{AllowedProfiles: []string{"bad/["}, NodeCoverage: v1alpha1.NodeCoverageOff},
+	}})
+	require.Len(t, errs, 1)
+	d := Evaluate(p, nil, create(tweakPod(podProfile(localhost("bad/x.json"))), namespace("enforce")))
+	assert.Equal(t, []string{`spec.securityContext.seccompProfile.localhostProfile: "bad/x.json" is not allowed in namespace "shop" (ProfileNotAllowed): it matches none of ["bad/["]; use a profile that does, or ask a cluster administrator to add it to spec.localhost.allowedProfiles of ClusterSeccompPolicy "default"`}, d.Messages())
+}
+
+func TestFinalStage(t *testing.T) {
+	const notRun = `spec.securityContext.seccompProfile: not set although seccomp-guard would have set it to RuntimeDefault: its mutating webhook did not run (is it available? its failurePolicy Ignore lets requests through without it); without a profile the containers run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest`
+	tests := []struct {
+		name          string
+		mode          string
+		wantWarnings  []string
+		wantDefaulted string
+		wantAudit     map[string]string
+	}{
+		{
+			name:         "enforce: an unset profile means the mutating webhook did not run",
+			mode:         "enforce",
+			wantWarnings: []string{notRun},
+			wantAudit:    map[string]string{"mode": "enforce", "decision": "allowed", "not-defaulted": "RuntimeDefault", "warnings": notRun, "policy-generation": "default/1"},
+		},
+		{
+			name:          "audit: records what it would default",
+			mode:          "audit",
+			wantDefaulted: "RuntimeDefault",
+			wantAudit:     map[string]string{"mode": "audit", "decision": "allowed", "would-default": "RuntimeDefault", "policy-generation": "default/1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := create(basePod(), namespace(tc.mode))
+			req.Final = true
+			d := Evaluate(compile(t, nil), nil, req)
+			assert.Empty(t, d.Patches)
+			assert.Equal(t, tc.wantDefaulted, d.Defaulted)
+			assert.Equal(t, tc.wantWarnings, d.ResponseWarnings())
+			assert.Equal(t, tc.wantAudit, d.AuditAnnotations)
+		})
+	}
+}
+
+func TestSkippedKeepsNamespaceWarnings(t *testing.T) {
+	p := compile(t, func(s *v1alpha1.ClusterSeccompPolicySpec) { s.Exemptions.Usernames = []string{"alice"} })
+	d := Evaluate(p, nil, create(basePod(), namespace("strict")))
+	assert.Equal(t, `user "alice" is exempt (spec.exemptions.usernames)`, d.Skipped)
+	assert.Equal(t, []string{`namespace "shop": label seccomp-guard.io/mode="strict" is not a mode, so the namespace is enforced; set it to one of disabled, audit, warn, enforce`}, d.ResponseWarnings())
 }
 
 func errStrings(errs field.ErrorList) []string {

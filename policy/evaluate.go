@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ const (
 	AuditDefaulted  = "defaulted"
 	AuditWouldDflt  = "would-default"
 	AuditViolations = "violations"
+	AuditWarnings   = "warnings"
+	AuditNotDflt    = "not-defaulted"
 	AuditPolicy     = "policy-generation"
 )
 
@@ -57,13 +60,21 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 	var defaultViolation *Violation
 	if needsDefault(&req, &src) {
 		sp, problem := defaultProfile(p, req.Namespace)
-		if problem != "" {
+		switch {
+		case problem != "":
 			defaultViolation = &Violation{
 				Reason:  ReasonInvalidDefaultProfile,
 				Field:   src.specPath.Child("securityContext", "seccompProfile").String(),
 				Message: problem,
 			}
-		} else {
+		case req.Final && mode != v1alpha1.ModeAudit:
+			// The mutating webhook should have set it. It did not run (it
+			// is down and its failurePolicy is Ignore) or another mutating
+			// webhook removed the field.
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: not set although seccomp-guard would have set it to %s: its mutating webhook did not run (is it available? its failurePolicy Ignore lets requests through without it); without a profile the containers run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest",
+				src.specPath.Child("securityContext", "seccompProfile"), profileString(sp)))
+			d.notDefaulted = profileString(sp)
+		default:
 			d.Defaulted = profileString(sp)
 			if mode != v1alpha1.ModeAudit {
 				d.Patches = defaultPatches(&src, sp)
@@ -82,7 +93,9 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 		vs = append(vs, *defaultViolation)
 	}
 	d.Warnings = append(d.Warnings, ws...)
-	d.Warnings = append(d.Warnings, legacyAnnotationWarnings(&src)...)
+	if req.Operation == admissionv1.Create && req.SubResource == "" {
+		d.Warnings = append(d.Warnings, legacyAnnotationWarnings(&src)...)
+	}
 
 	if req.Operation == admissionv1.Update && !src.isPod && len(vs) > 0 {
 		if old, ok := extractPodSource(req.OldObject); ok && old.spec != nil {
@@ -163,8 +176,14 @@ func finish(p *Policy, d Decision) Decision {
 			a[AuditDefaulted] = d.Defaulted
 		}
 	}
+	if d.notDefaulted != "" {
+		a[AuditNotDflt] = d.notDefaulted
+	}
 	if len(d.Violations) > 0 {
 		a[AuditViolations] = strings.Join(d.Messages(), "\n")
+	}
+	if len(d.Warnings) > 0 {
+		a[AuditWarnings] = strings.Join(d.Warnings, "\n")
 	}
 	d.AuditAnnotations = a
 	return d

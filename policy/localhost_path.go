@@ -54,7 +54,11 @@ func checkLocalhostPath(pl profilePlace) *Violation {
 	}
 	fix := `name a file under the kubelet's seccomp root, e.g. "profiles/audit.json"`
 	if problem == "is absolute" {
-		fix = fmt.Sprintf("write it relative to the kubelet's seccomp root, e.g. %q", strings.TrimLeft(lp, "/"))
+		rel := strings.TrimLeft(lp, "/")
+		if i := strings.LastIndex(lp, "/seccomp/"); i >= 0 {
+			rel = lp[i+len("/seccomp/"):]
+		}
+		fix = fmt.Sprintf("write it relative to the kubelet's seccomp root, e.g. %q", rel)
 	}
 	return &Violation{
 		Reason: ReasonInvalidLocalhostPath, Field: fld, container: pl.container, profile: lp,

@@ -23,7 +23,12 @@ func TestInvalidLocalhostPath(t *testing.T) {
 		{
 			name:           "absolute path",
 			req:            withPod(localhost("/var/lib/kubelet/seccomp/profiles/a.json")),
-			wantViolations: []string{`spec.securityContext.seccompProfile.localhostProfile: "/var/lib/kubelet/seccomp/profiles/a.json" is absolute (InvalidLocalhostPath); write it relative to the kubelet's seccomp root, e.g. "var/lib/kubelet/seccomp/profiles/a.json"`},
+			wantViolations: []string{`spec.securityContext.seccompProfile.localhostProfile: "/var/lib/kubelet/seccomp/profiles/a.json" is absolute (InvalidLocalhostPath); write it relative to the kubelet's seccomp root, e.g. "profiles/a.json"`},
+		},
+		{
+			name:           "absolute path outside the seccomp root",
+			req:            withPod(localhost("/etc/p.json")),
+			wantViolations: []string{`spec.securityContext.seccompProfile.localhostProfile: "/etc/p.json" is absolute (InvalidLocalhostPath); write it relative to the kubelet's seccomp root, e.g. "etc/p.json"`},
 		},
 		{
 			name:           "dot-dot path",

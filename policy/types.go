@@ -106,6 +106,13 @@ type Request struct {
 	OldObject runtime.Object
 	// Now decides whether a node's inventory is stale.
 	Now time.Time
+	// Final is true for the validating webhook: the object is what will be
+	// stored, after every mutating webhook. The engine then does not assume
+	// that its defaulting happened: in warn and enforce an unset profile
+	// means the mutating webhook did not run, which earns a warning. In audit
+	// mode, and when Final is false (the mutating webhook, the CLI), it
+	// evaluates the object as its defaulting leaves it.
+	Final bool
 }
 
 // Decision is the engine's answer.
@@ -125,6 +132,8 @@ type Decision struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// AuditAnnotations go into AdmissionResponse.auditAnnotations.
 	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`
+
+	notDefaulted string // Final stage: what the mutating webhook should have set
 }
 
 // Allowed reports whether the request is admitted: everything is, except
@@ -150,9 +159,12 @@ func (d *Decision) Verdict() string {
 
 // ResponseWarnings are the admission warnings to return: in warn mode the
 // violations and the warnings, in enforce mode the warnings, in audit mode
-// nothing (audit records, it does not talk to the user).
+// nothing (audit records them in the "warnings" audit annotation).
 func (d *Decision) ResponseWarnings() []string {
 	if d.Skipped != "" || d.Mode == v1alpha1.ModeAudit || d.Mode == v1alpha1.ModeDisabled {
+		if d.Skipped != "" {
+			return d.Warnings // only the namespace's own problems, such as an invalid mode label
+		}
 		return nil
 	}
 	var out []string

@@ -108,6 +108,7 @@ type LocalhostPolicy struct {
 	AllowedProfiles []string `json:"allowedProfiles,omitempty"`
 
 	// NodeCoverage says where a profile must exist among the nodes a pod can run on.
+	// Quote "Off" in YAML: unquoted, YAML 1.1 reads it as the boolean false.
 	// +optional
 	// +kubebuilder:default=All
 	NodeCoverage NodeCoverage `json:"nodeCoverage,omitempty"`
@@ -123,6 +124,7 @@ type LocalhostPolicy struct {
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="staleAfter must be a Go duration of at least 1s, e.g. 5m or 90s"
 	StaleAfter *metav1.Duration `json:"staleAfter,omitempty"`
 
 	// RejectAllowByDefault treats a profile whose defaultAction allows
