@@ -1,0 +1,64 @@
+package main
+
+import (
+	goflag "flag"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/seccomp-guard/seccomp-guard/webhook"
+)
+
+func newWebhookCommand() *cobra.Command {
+	var (
+		opts       webhook.Options
+		kubeconfig string
+		zapOpts    = zap.Options{}
+	)
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Serve the mutating and validating admission webhooks",
+		Long: `Serve seccomp-guard's admission webhooks: /mutate defaults pods and pod
+templates to a seccomp profile, /validate refuses Unconfined and Localhost
+profiles that are invalid or missing on the nodes where the pod can run.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := webhook.TLSVersion(opts.TLSMinVersion); err != nil {
+				return usageError{err: err}
+			}
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			return webhook.Run(ctrl.SetupSignalHandler(), cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
+	f.IntVar(&opts.Port, "port", 9443, "Port the webhook server listens on.")
+	f.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory with tls.crt and tls.key; reloaded when they change.")
+	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of the Prometheus metrics endpoint; "0" disables it.`)
+	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	f.StringVar(&opts.TLSMinVersion, "tls-min-version", "1.2", "Minimum TLS version: 1.2 or 1.3.")
+	f.BoolVar(&opts.EnableHTTP2, "enable-http2", false, "Offer HTTP/2 to clients (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect one replica to write the ClusterSeccompPolicy status.")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; the pod's namespace when empty.")
+	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", "seccomp-guard", "Namespace of the agents' heartbeat Leases (the release namespace).")
+	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", 0, "How long in-flight requests may drain after SIGTERM (default 30s).")
+	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
+	zapOpts.BindFlags(logFlags)
+	f.AddGoFlagSet(logFlags)
+	return cmd
+}
+
+// restConfig loads a kubeconfig file, or the in-cluster configuration.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return ctrl.GetConfig()
+}

@@ -1,0 +1,259 @@
+// Package inventory holds both sides of the node inventory: the agent that
+// scans a node's seccomp profiles and reports them (node side), and the
+// informer-backed index the webhook answers policy.NodeView queries from
+// (cluster side).
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
+)
+
+// LeasePrefix prefixes each agent's heartbeat Lease: seccomp-guard-<node>.
+const LeasePrefix = "seccomp-guard-"
+
+// LeaseName is the heartbeat Lease of a node's agent.
+func LeaseName(node string) string { return LeasePrefix + node }
+
+// Index is the webhook's in-memory view of nodes, their inventories and
+// their agents' heartbeats. Informer events keep it current; NodeView
+// queries are map lookups under a read lock, and Nodes returns an immutable
+// snapshot, so the request path neither calls the API nor scans inventories.
+type Index struct {
+	now func() time.Time
+
+	mu         sync.RWMutex
+	nodes      map[string]*corev1.Node
+	byPath     map[string]map[string]v1alpha1.ProfileStatus // profile path -> node -> entry
+	inventory  map[string]bool                              // nodes that have an inventory
+	heartbeats map[string]time.Time                         // node -> when a Lease renewal was observed
+	renewals   map[string]string                            // node -> last renewTime seen
+
+	snapshot atomic.Pointer[[]*corev1.Node] // sorted by name; replaced, never modified
+}
+
+var _ policy.NodeView = (*Index)(nil)
+
+// NewEmptyIndex returns an index fed by hand (tests) or by informers.
+func NewEmptyIndex(now func() time.Time) *Index {
+	if now == nil {
+		now = time.Now
+	}
+	ix := &Index{
+		now:        now,
+		nodes:      map[string]*corev1.Node{},
+		byPath:     map[string]map[string]v1alpha1.ProfileStatus{},
+		inventory:  map[string]bool{},
+		heartbeats: map[string]time.Time{},
+		renewals:   map[string]string{},
+	}
+	ix.snapshot.Store(&[]*corev1.Node{})
+	return ix
+}
+
+// NewIndex builds an index fed by informers of c: Nodes,
+// NodeSeccompInventories, and the Leases in leaseNamespace. Register it
+// before the cache starts.
+func NewIndex(ctx context.Context, c cache.Cache, leaseNamespace string) (*Index, error) {
+	ix := NewEmptyIndex(nil)
+	handlers := []struct {
+		obj client.Object
+		h   toolscache.ResourceEventHandlerFuncs
+	}{
+		{&corev1.Node{}, toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { ix.setNode(o) },
+			UpdateFunc: func(_, o any) { ix.setNode(o) },
+			DeleteFunc: func(o any) { ix.deleteNode(o) },
+		}},
+		{&v1alpha1.NodeSeccompInventory{}, toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { ix.setInventory(o) },
+			UpdateFunc: func(_, o any) { ix.setInventory(o) },
+			DeleteFunc: func(o any) { ix.deleteInventory(o) },
+		}},
+		{&coordinationv1.Lease{}, toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { ix.setLease(o, leaseNamespace) },
+			UpdateFunc: func(_, o any) { ix.setLease(o, leaseNamespace) },
+			DeleteFunc: func(o any) { ix.deleteLease(o, leaseNamespace) },
+		}},
+	}
+	for _, h := range handlers {
+		inf, err := c.GetInformer(ctx, h.obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return nil, fmt.Errorf("watching %T: %w", h.obj, err)
+		}
+		if _, err := inf.AddEventHandler(h.h); err != nil {
+			return nil, fmt.Errorf("watching %T: %w", h.obj, err)
+		}
+	}
+	return ix, nil
+}
+
+// Nodes implements policy.NodeView.
+func (ix *Index) Nodes() []*corev1.Node { return *ix.snapshot.Load() }
+
+// Profile implements policy.NodeView.
+func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if !ix.inventory[nodeName] {
+		return policy.ProfileLookup{}
+	}
+	entry, found := ix.byPath[profilePath][nodeName]
+	hb := ix.heartbeats[nodeName]
+	if hb.IsZero() {
+		// No heartbeat observed: the agent has never renewed its Lease.
+		// Report it as last seen at the epoch so it counts as stale.
+		hb = time.Unix(1, 0)
+	}
+	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, Found: found, Profile: entry}
+}
+
+// Heartbeat returns when the node's agent was last observed renewing its Lease.
+func (ix *Index) Heartbeat(node string) (time.Time, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	t, ok := ix.heartbeats[node]
+	return t, ok
+}
+
+func unwrap(o any) any {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		return d.Obj
+	}
+	return o
+}
+
+// SetNode adds or replaces a node.
+func (ix *Index) setNode(o any) {
+	n, ok := unwrap(o).(*corev1.Node)
+	if !ok {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.nodes[n.Name] = n
+	ix.rebuildSnapshot()
+}
+
+func (ix *Index) deleteNode(o any) {
+	n, ok := unwrap(o).(*corev1.Node)
+	if !ok {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	delete(ix.nodes, n.Name)
+	ix.rebuildSnapshot()
+}
+
+func (ix *Index) rebuildSnapshot() {
+	nodes := make([]*corev1.Node, 0, len(ix.nodes))
+	for _, n := range ix.nodes {
+		nodes = append(nodes, n)
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	ix.snapshot.Store(&nodes)
+}
+
+func (ix *Index) setInventory(o any) {
+	inv, ok := unwrap(o).(*v1alpha1.NodeSeccompInventory)
+	if !ok {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.removeProfiles(inv.Name)
+	ix.inventory[inv.Name] = true
+	for _, p := range inv.Status.Profiles {
+		byNode := ix.byPath[p.Path]
+		if byNode == nil {
+			byNode = map[string]v1alpha1.ProfileStatus{}
+			ix.byPath[p.Path] = byNode
+		}
+		byNode[inv.Name] = p
+	}
+}
+
+func (ix *Index) deleteInventory(o any) {
+	inv, ok := unwrap(o).(*v1alpha1.NodeSeccompInventory)
+	if !ok {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.removeProfiles(inv.Name)
+	delete(ix.inventory, inv.Name)
+}
+
+// removeProfiles drops a node's entries; callers hold the lock.
+func (ix *Index) removeProfiles(node string) {
+	for p, byNode := range ix.byPath {
+		if _, ok := byNode[node]; ok {
+			delete(byNode, node)
+			if len(byNode) == 0 {
+				delete(ix.byPath, p)
+			}
+		}
+	}
+}
+
+func leaseNode(l *coordinationv1.Lease, namespace string) (string, bool) {
+	if l.Namespace != namespace || !strings.HasPrefix(l.Name, LeasePrefix) {
+		return "", false
+	}
+	return strings.TrimPrefix(l.Name, LeasePrefix), true
+}
+
+// setLease records a heartbeat when the Lease's renewTime changed: liveness
+// is judged by when this process observed the renewal, not by the agent's
+// clock, as the node-lifecycle controller does.
+func (ix *Index) setLease(o any, namespace string) {
+	l, ok := unwrap(o).(*coordinationv1.Lease)
+	if !ok {
+		return
+	}
+	node, ok := leaseNode(l, namespace)
+	if !ok {
+		return
+	}
+	renew := ""
+	if l.Spec.RenewTime != nil {
+		renew = l.Spec.RenewTime.UTC().Format(time.RFC3339Nano)
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if prev, seen := ix.renewals[node]; seen && prev == renew {
+		return
+	}
+	ix.renewals[node] = renew
+	ix.heartbeats[node] = ix.now()
+}
+
+func (ix *Index) deleteLease(o any, namespace string) {
+	l, ok := unwrap(o).(*coordinationv1.Lease)
+	if !ok {
+		return
+	}
+	node, ok := leaseNode(l, namespace)
+	if !ok {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	delete(ix.renewals, node)
+	delete(ix.heartbeats, node)
+}

@@ -1,0 +1,192 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/seccomp-guard/seccomp-guard/policy"
+)
+
+type fakeNamespaces map[string]policy.Namespace
+
+func (f fakeNamespaces) Namespace(_ context.Context, name string) (policy.Namespace, error) {
+	ns, ok := f[name]
+	if !ok {
+		return policy.Namespace{}, errors.New("not found")
+	}
+	return ns, nil
+}
+
+type fixedPolicy struct{ p *policy.Policy }
+
+func (f fixedPolicy) Current() *policy.Policy { return f.p }
+
+var podGVK = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
+
+func podRequest(t *testing.T, ns string, sp *corev1.SeccompProfile) admission.Request {
+	t.Helper()
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}
+	if sp != nil {
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: sp}
+	}
+	raw, err := json.Marshal(pod)
+	require.NoError(t, err)
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "1", Kind: podGVK, Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Name: "web", Namespace: ns, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
+	}}
+}
+
+func newHandlers(reg prometheus.Registerer) (mutating, validating *Handler) {
+	nss := fakeNamespaces{
+		"shop":  {Name: "shop", Labels: map[string]string{policy.ModeLabel: "enforce"}},
+		"lab":   {Name: "lab", Labels: map[string]string{policy.ModeLabel: "warn"}},
+		"audit": {Name: "audit", Labels: map[string]string{policy.ModeLabel: "audit"}},
+	}
+	m := NewMetrics(reg)
+	now := func() time.Time { return time.Unix(1e9, 0) }
+	mk := func(mut bool) *Handler {
+		return &Handler{Mutating: mut, Namespaces: nss, Policy: fixedPolicy{policy.DefaultPolicy()}, Metrics: m, Now: now}
+	}
+	return mk(true), mk(false)
+}
+
+func TestHandler(t *testing.T) {
+	unconfined := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+	const unconfinedMsg = `spec.securityContext.seccompProfile.type: "Unconfined" is forbidden in namespace "shop" (UnconfinedForbidden); remove it or use RuntimeDefault`
+	tests := []struct {
+		name         string
+		mutating     bool
+		req          func(t *testing.T) admission.Request
+		wantAllowed  bool
+		wantCode     int32
+		wantMessage  string
+		wantPatch    string
+		wantWarnings []string
+		wantAudit    map[string]string
+	}{
+		{
+			name:        "mutate: pod without profile is patched",
+			mutating:    true,
+			req:         func(t *testing.T) admission.Request { return podRequest(t, "shop", nil) },
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantPatch:   `[{"op":"add","path":"/spec/securityContext","value":{"seccompProfile":{"type":"RuntimeDefault"}}}]`,
+			wantAudit:   map[string]string{"defaulted": "RuntimeDefault"},
+		},
+		{
+			name:        "mutate: never denies",
+			mutating:    true,
+			req:         func(t *testing.T) admission.Request { return podRequest(t, "shop", unconfined) },
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+		},
+		{
+			name:        "validate: enforce denies with every violation",
+			req:         func(t *testing.T) admission.Request { return podRequest(t, "shop", unconfined) },
+			wantCode:    http.StatusForbidden,
+			wantMessage: `pod "web" is forbidden by seccomp-guard: ` + unconfinedMsg,
+			wantAudit:   map[string]string{"mode": "enforce", "decision": "denied", "violations": unconfinedMsg},
+		},
+		{
+			name:         "validate: warn admits with a warning",
+			req:          func(t *testing.T) admission.Request { return podRequest(t, "lab", unconfined) },
+			wantAllowed:  true,
+			wantCode:     http.StatusOK,
+			wantWarnings: []string{`spec.securityContext.seccompProfile.type: "Unconfined" is forbidden in namespace "lab" (UnconfinedForbidden); remove it or use RuntimeDefault`},
+			wantAudit:    map[string]string{"mode": "warn", "decision": "would-deny", "violations": `spec.securityContext.seccompProfile.type: "Unconfined" is forbidden in namespace "lab" (UnconfinedForbidden); remove it or use RuntimeDefault`},
+		},
+		{
+			name:        "validate: audit admits silently and records",
+			req:         func(t *testing.T) admission.Request { return podRequest(t, "audit", nil) },
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantAudit:   map[string]string{"mode": "audit", "decision": "allowed", "would-default": "RuntimeDefault"},
+		},
+		{
+			name: "an object that does not decode is a 400 that says why",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Object.Raw = []byte(`{"spec":{"containers":"not-a-list"}}`)
+				return r
+			},
+			wantCode:    http.StatusBadRequest,
+			wantMessage: `the request's object does not decode as *v1.Pod: json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container`,
+		},
+		{
+			name: "a request without an object is a 400",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Object.Raw = nil
+				return r
+			},
+			wantCode:    http.StatusBadRequest,
+			wantMessage: `the AdmissionReview request carries no object; seccomp-guard needs it to decide`,
+		},
+		{
+			name: "an unexpected resource is admitted with an explanation",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+				r.Resource.Resource = "configmaps"
+				return r
+			},
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantMessage: `seccomp-guard does not handle v1/ConfigMap (resource configmaps); the webhook configuration sends it more than it needs: limit its rules to pods and the workload kinds`,
+		},
+		{
+			name:        "an unreadable namespace is a 500 that names it",
+			req:         func(t *testing.T) admission.Request { return podRequest(t, "ghost", nil) },
+			wantCode:    http.StatusInternalServerError,
+			wantMessage: `seccomp-guard could not read namespace "ghost": not found`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mut, val := newHandlers(prometheus.NewRegistry())
+			h := val
+			if tc.mutating {
+				h = mut
+			}
+			resp := h.Handle(context.Background(), tc.req(t))
+			assert.Equal(t, tc.wantAllowed, resp.Allowed, "allowed")
+			require.NotNil(t, resp.Result)
+			assert.Equal(t, tc.wantCode, resp.Result.Code, "code")
+			assert.Equal(t, tc.wantMessage, resp.Result.Message, "message")
+			assert.Equal(t, tc.wantPatch, string(resp.Patch), "patch")
+			assert.Equal(t, tc.wantWarnings, resp.Warnings, "warnings")
+			assert.Equal(t, tc.wantAudit, resp.AuditAnnotations, "audit annotations")
+		})
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	_, val := newHandlers(reg)
+	val.Handle(context.Background(), podRequest(t, "shop", &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}))
+	val.Handle(context.Background(), podRequest(t, "shop", nil))
+	assert.InDelta(t, 1, testutil.ToFloat64(val.Metrics.(*Metrics).requests.WithLabelValues("validate", "Pod", "CREATE", "enforce", "denied", "UnconfinedForbidden")), 0)
+	assert.InDelta(t, 1, testutil.ToFloat64(val.Metrics.(*Metrics).requests.WithLabelValues("validate", "Pod", "CREATE", "enforce", "allowed", "")), 0)
+	n, err := testutil.GatherAndCount(reg, "seccomp_guard_admission_duration_seconds")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}

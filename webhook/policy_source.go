@@ -1,0 +1,133 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
+)
+
+// ConditionReady is the ClusterSeccompPolicy condition the webhook maintains.
+const ConditionReady = "Ready"
+
+// PolicyStore holds the compiled policy the webhook serves. The request path
+// reads it with one atomic load; the reconciler replaces it when the
+// ClusterSeccompPolicy "default" changes.
+type PolicyStore struct {
+	current atomic.Pointer[policy.Policy]
+}
+
+var _ PolicySource = (*PolicyStore)(nil)
+
+// NewPolicyStore starts with the built-in defaults.
+func NewPolicyStore() *PolicyStore {
+	s := &PolicyStore{}
+	s.current.Store(policy.DefaultPolicy())
+	return s
+}
+
+// Current implements PolicySource.
+func (s *PolicyStore) Current() *policy.Policy { return s.current.Load() }
+
+// Set replaces the served policy.
+func (s *PolicyStore) Set(p *policy.Policy) { s.current.Store(p) }
+
+// PolicyReconciler compiles the ClusterSeccompPolicy "default" into the
+// store on every replica, and on the leader writes which generation is
+// served into its status.
+type PolicyReconciler struct {
+	Client client.Client
+	Store  *PolicyStore
+	// Elected is closed once this replica leads (or at start when leader
+	// election is off); only then is status written.
+	Elected <-chan struct{}
+	// Synced reports whether the store holds the cluster's policy yet.
+	synced atomic.Bool
+}
+
+// SetupWithManager registers the reconciler. It runs on every replica: each
+// one serves requests and needs the policy.
+func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("clusterseccomppolicy").
+		For(&v1alpha1.ClusterSeccompPolicy{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetName() == v1alpha1.DefaultPolicyName
+		}), predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() || !servingCurrent(e.ObjectNew)
+		}})).
+		WithOptions(controller.Options{NeedLeaderElection: new(false), MaxConcurrentReconciles: 1}).
+		Complete(r)
+}
+
+func servingCurrent(o client.Object) bool {
+	p, ok := o.(*v1alpha1.ClusterSeccompPolicy)
+	return ok && p.Status.ObservedGeneration == p.Generation
+}
+
+// Ready reports whether the policy has been loaded once.
+func (r *PolicyReconciler) Ready() bool { return r.synced.Load() }
+
+// Reconcile implements reconcile.Reconciler.
+func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	obj := &v1alpha1.ClusterSeccompPolicy{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DefaultPolicyName}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Store.Set(policy.DefaultPolicy())
+			r.synced.Store(true)
+			logger.Info("no ClusterSeccompPolicy \"default\": serving the built-in defaults")
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	compiled, errs := policy.Compile(obj)
+	r.Store.Set(compiled)
+	r.synced.Store(true)
+	logger.Info("serving ClusterSeccompPolicy", "generation", obj.Generation, "problems", len(errs))
+
+	select {
+	case <-r.Elected:
+	default:
+		return ctrl.Result{}, nil // another replica writes status
+	}
+	cond := metav1.Condition{
+		Type:               ConditionReady,
+		Status:             metav1.ConditionTrue,
+		Reason:             "Serving",
+		Message:            fmt.Sprintf("the webhook serves generation %d", obj.Generation),
+		ObservedGeneration: obj.Generation,
+	}
+	if len(errs) > 0 {
+		msgs := make([]string, 0, len(errs))
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = "InvalidSpec"
+		cond.Message = fmt.Sprintf("generation %d is served without the broken entries; fix them: %s", obj.Generation, strings.Join(msgs, "; "))
+	}
+	patch := client.MergeFrom(obj.DeepCopy())
+	generationChanged := obj.Status.ObservedGeneration != obj.Generation
+	obj.Status.ObservedGeneration = obj.Generation
+	if changed := meta.SetStatusCondition(&obj.Status.Conditions, cond); !changed && !generationChanged {
+		return ctrl.Result{}, nil
+	}
+	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil {
+		return ctrl.Result{}, fmt.Errorf("writing status of ClusterSeccompPolicy %q: %w", obj.Name, err)
+	}
+	return ctrl.Result{}, nil
+}

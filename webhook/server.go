@@ -1,0 +1,192 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/inventory"
+)
+
+// Paths the webhooks are served on.
+const (
+	MutatePath   = "/mutate"
+	ValidatePath = "/validate"
+)
+
+// Options configure the webhook server. Zero values take the defaults named
+// on each field.
+type Options struct {
+	// Port of the webhook server. Default 9443.
+	Port int
+	// CertDir holds tls.crt and tls.key, reloaded when they change.
+	CertDir string
+	// MetricsBindAddress serves Prometheus metrics ("0" disables). Default ":8080".
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz. Default ":8081".
+	HealthProbeBindAddress string
+	// TLSMinVersion is "1.2" (default) or "1.3".
+	TLSMinVersion string
+	// EnableHTTP2 offers h2 to clients. Off by default (HTTP/2 Rapid Reset, CVE-2023-44487).
+	EnableHTTP2 bool
+	// LeaderElection makes one replica the writer of the policy's status.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the leader-election Lease. Default: the pod's namespace.
+	LeaderElectionNamespace string
+	// InventoryNamespace holds the agents' heartbeat Leases. Default "seccomp-guard".
+	InventoryNamespace string
+	// GracefulShutdownTimeout bounds how long in-flight requests may drain on SIGTERM. Default 30s.
+	GracefulShutdownTimeout time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Port == 0 {
+		o.Port = 9443
+	}
+	if o.MetricsBindAddress == "" {
+		o.MetricsBindAddress = ":8080"
+	}
+	if o.HealthProbeBindAddress == "" {
+		o.HealthProbeBindAddress = ":8081"
+	}
+	if o.TLSMinVersion == "" {
+		o.TLSMinVersion = "1.2"
+	}
+	if o.InventoryNamespace == "" {
+		o.InventoryNamespace = "seccomp-guard"
+	}
+	if o.GracefulShutdownTimeout == 0 {
+		o.GracefulShutdownTimeout = 30 * time.Second
+	}
+}
+
+// TLSVersion parses "1.2" or "1.3".
+func TLSVersion(v string) (uint16, error) {
+	switch v {
+	case "1.2", "VersionTLS12":
+		return tls.VersionTLS12, nil
+	case "1.3", "VersionTLS13":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("--tls-min-version %q is not supported: use 1.2 or 1.3", v)
+}
+
+// Scheme knows the built-in types and seccomp-guard's API.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+// Run serves the webhooks until ctx is cancelled, then drains in-flight
+// requests and returns.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	opts.setDefaults()
+	minTLS, err := TLSVersion(opts.TLSMinVersion)
+	if err != nil {
+		return err
+	}
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = minTLS
+		if !opts.EnableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
+	scheme := Scheme()
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                        scheme,
+		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              "seccomp-guard-webhook",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &opts.GracefulShutdownTimeout,
+		WebhookServer: crwebhook.NewServer(crwebhook.Options{
+			Port:    opts.Port,
+			CertDir: opts.CertDir,
+			TLSOpts: tlsOpts,
+		}),
+		Cache: cache.Options{
+			// The request path must never start an informer and wait for it.
+			ReaderFailOnMissingInformer: true,
+			ByObject:                    inventory.CacheByObject(opts.InventoryNamespace),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+
+	// Informers the request path reads, registered before the cache starts.
+	for _, obj := range []client.Object{NewNamespaceMetadata(), &v1alpha1.ClusterSeccompPolicy{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+	}
+	index, err := inventory.NewIndex(ctx, mgr.GetCache(), opts.InventoryNamespace)
+	if err != nil {
+		return err
+	}
+
+	store := NewPolicyStore()
+	reconciler := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Elected: mgr.Elected()}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the policy reconciler: %w", err)
+	}
+
+	recorder := NewMetrics(metrics.Registry)
+	namespaces := &CachedNamespaces{Cache: mgr.GetCache(), API: mgr.GetAPIReader()}
+	server := mgr.GetWebhookServer()
+	for _, h := range []*Handler{
+		{Mutating: true, Namespaces: namespaces, Policy: store, Nodes: index, Metrics: recorder},
+		{Mutating: false, Namespaces: namespaces, Policy: store, Nodes: index, Metrics: recorder},
+	} {
+		path := ValidatePath
+		if h.Mutating {
+			path = MutatePath
+		}
+		server.Register(path, &admission.Webhook{Handler: h, RecoverPanic: new(true)})
+	}
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook-server", server.StartedChecker()); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("informer caches have not synced yet")
+		}
+		if !reconciler.Ready() {
+			return errors.New("the ClusterSeccompPolicy has not been loaded yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir,
+		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2)
+	return mgr.Start(ctx)
+}
+
