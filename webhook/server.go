@@ -189,4 +189,3 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2)
 	return mgr.Start(ctx)
 }
-
