@@ -55,8 +55,6 @@ type PolicyReconciler struct {
 	// Elected is closed once this replica leads (or at start when leader
 	// election is off); only then is status written.
 	Elected <-chan struct{}
-	// Synced reports whether the store holds the cluster's policy yet.
-	synced atomic.Bool
 }
 
 // SetupWithManager registers the reconciler. It runs on every replica: each
@@ -78,8 +76,23 @@ func servingCurrent(o client.Object) bool {
 	return ok && p.Status.ObservedGeneration == p.Generation
 }
 
-// Ready reports whether the policy has been loaded once.
-func (r *PolicyReconciler) Ready() bool { return r.synced.Load() }
+// Loaded reports whether the store serves what the cache holds: the
+// generation of the ClusterSeccompPolicy "default", or the built-in defaults
+// when there is none.
+func (s *PolicyStore) Loaded(ctx context.Context, c client.Reader) error {
+	obj := &v1alpha1.ClusterSeccompPolicy{}
+	err := c.Get(ctx, client.ObjectKey{Name: v1alpha1.DefaultPolicyName}, obj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur := s.Current(); cur.Name != obj.Name || cur.Generation != obj.Generation {
+		return fmt.Errorf("ClusterSeccompPolicy %q generation %d is not loaded yet", obj.Name, obj.Generation)
+	}
+	return nil
+}
 
 // Reconcile implements reconcile.Reconciler.
 func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -88,7 +101,6 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DefaultPolicyName}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Store.Set(policy.DefaultPolicy())
-			r.synced.Store(true)
 			logger.Info("no ClusterSeccompPolicy \"default\": serving the built-in defaults")
 			return ctrl.Result{}, nil
 		}
@@ -96,7 +108,6 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	compiled, errs := policy.Compile(obj)
 	r.Store.Set(compiled)
-	r.synced.Store(true)
 	logger.Info("serving ClusterSeccompPolicy", "generation", obj.Generation, "problems", len(errs))
 
 	select {

@@ -178,10 +178,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
 			return errors.New("informer caches have not synced yet")
 		}
-		if !reconciler.Ready() {
-			return errors.New("the ClusterSeccompPolicy has not been loaded yet")
-		}
-		return nil
+		return store.Loaded(req.Context(), mgr.GetCache())
 	}); err != nil {
 		return err
 	}

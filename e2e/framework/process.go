@@ -1,0 +1,208 @@
+package framework
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// BuildBinary builds cmd/seccomp-guard into dir and returns its path.
+func BuildBinary(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "seccomp-guard")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/seccomp-guard")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/seccomp-guard: %w\n%s", err, b)
+	}
+	return out, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Process is a seccomp-guard subcommand running as a child process, its
+// output going to a log file that is kept for a failed test.
+type Process struct {
+	Name    string
+	Cmd     *exec.Cmd
+	LogPath string
+
+	mu     sync.Mutex
+	done   chan struct{}
+	waited error
+}
+
+// StartProcess runs bin with args, logging to dir/name.log.
+func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &Process{Name: name, Cmd: cmd, LogPath: logPath, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		logFile.Close()
+		p.mu.Lock()
+		p.waited = err
+		p.mu.Unlock()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Exited reports whether the process has exited, and its error.
+func (p *Process) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return true, p.waited
+	default:
+		return false, nil
+	}
+}
+
+// Signal sends sig and waits up to timeout for the process to exit.
+func (p *Process) Signal(sig os.Signal, timeout time.Duration) error {
+	if exited, err := p.Exited(); exited {
+		return err
+	}
+	_ = p.Cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.waited
+	case <-time.After(timeout):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not exit within %s of %s; killed", p.Name, timeout, sig)
+	}
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL after 20 s.
+func (p *Process) Stop() error {
+	return p.Signal(syscall.SIGTERM, 20*time.Second)
+}
+
+// Log returns what the process wrote so far.
+func (p *Process) Log() string {
+	b, _ := os.ReadFile(p.LogPath)
+	return string(b)
+}
+
+// Webhook is a running `seccomp-guard webhook`.
+type Webhook struct {
+	*Process
+	Port        int
+	ProbePort   int
+	MetricsPort int
+	CertDir     string
+	CA          *CA
+}
+
+// StartWebhook starts the webhook with a fresh CA and serving certificate
+// and waits until /readyz answers.
+func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs ...string) (*Webhook, error) {
+	ca, err := NewCA()
+	if err != nil {
+		return nil, err
+	}
+	w := &Webhook{CA: ca, CertDir: filepath.Join(cp.Dir, "webhook-certs")}
+	if _, err := ca.WriteServingCert(w.CertDir); err != nil {
+		return nil, err
+	}
+	for _, p := range []*int{&w.Port, &w.ProbePort, &w.MetricsPort} {
+		if *p, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]string{"webhook",
+		"--kubeconfig", cp.Kubeconfig,
+		"--port", strconv.Itoa(w.Port),
+		"--cert-dir", w.CertDir,
+		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(w.ProbePort),
+		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(w.MetricsPort),
+		"--inventory-namespace", "seccomp-guard",
+		"--graceful-shutdown-timeout", "10s",
+	}, extraArgs...)
+	if w.Process, err = StartProcess(cp.Dir, "webhook", bin, args...); err != nil {
+		return nil, err
+	}
+	if err := w.WaitReady(ctx, 60*time.Second); err != nil {
+		_ = w.Stop()
+		return nil, fmt.Errorf("%w\nwebhook log:\n%s", err, w.Log())
+	}
+	return w, nil
+}
+
+// WaitReady polls /readyz.
+func (w *Webhook) WaitReady(ctx context.Context, timeout time.Duration) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", w.ProbePort)
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if exited, err := w.Exited(); exited {
+			return fmt.Errorf("the webhook exited before it was ready: %v", err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("/readyz answered %s", resp.Status)
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("the webhook was not ready within %s: %v", timeout, last)
+}
+
+// ServingSerial connects to the webhook and returns the serial number of the
+// certificate it presents, and the negotiated protocol.
+func (w *Webhook) ServingSerial() (int64, string, error) {
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", w.Port), &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // we only read the certificate the server presents
+		NextProtos:         []string{"h2", "http/1.1"},
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	state := conn.ConnectionState()
+	if len(state.PeerCertificates) == 0 {
+		return 0, "", errors.New("no certificate presented")
+	}
+	return state.PeerCertificates[0].SerialNumber.Int64(), state.NegotiatedProtocol, nil
+}

@@ -1,0 +1,113 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/policy"
+	"github.com/seccomp-guard/seccomp-guard/webhook"
+)
+
+// WebhookConfigName names both webhook configurations.
+const WebhookConfigName = "seccomp-guard"
+
+// Webhook names; the API server prefixes audit annotation keys with them.
+const (
+	MutatingWebhookName   = "mutate.seccomp-guard.io"
+	ValidatingWebhookName = "validate.seccomp-guard.io"
+)
+
+func rules() []admissionregistrationv1.RuleWithOperations {
+	rule := func(group string, ops []admissionregistrationv1.OperationType, resources ...string) admissionregistrationv1.RuleWithOperations {
+		scope := admissionregistrationv1.NamespacedScope
+		return admissionregistrationv1.RuleWithOperations{
+			Operations: ops,
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope},
+		}
+	}
+	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
+	update := []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
+	createUpdate := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	return []admissionregistrationv1.RuleWithOperations{
+		rule("", create, "pods"),
+		rule("", update, "pods/ephemeralcontainers"),
+		rule("", createUpdate, "replicationcontrollers", "podtemplates"),
+		rule("apps", createUpdate, "deployments", "replicasets", "statefulsets", "daemonsets"),
+		rule("batch", createUpdate, "jobs", "cronjobs"),
+	}
+}
+
+// namespaceSelector sends every namespace except those labelled disabled and
+// the system namespaces (kube-system, kube-node-lease and the release
+// namespace are always excluded).
+func namespaceSelector() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}},
+		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", "seccomp-guard"}},
+	}}
+}
+
+// InstallWebhookConfigs registers the mutating and validating webhooks,
+// pointing at w, both failing closed so that a broken webhook fails the test.
+func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) error {
+	url := func(path string) *string {
+		u := fmt.Sprintf("https://127.0.0.1:%d%s", w.Port, path)
+		return &u
+	}
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	ifNeeded := admissionregistrationv1.IfNeededReinvocationPolicy
+	equivalent := admissionregistrationv1.Equivalent
+	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    MutatingWebhookName,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.MutatePath), CABundle: w.CA.CertPEM},
+			Rules:                   rules(),
+			NamespaceSelector:       namespaceSelector(),
+			FailurePolicy:           &fail,
+			MatchPolicy:             &equivalent,
+			SideEffects:             &none,
+			TimeoutSeconds:          new(int32(3)),
+			AdmissionReviewVersions: []string{"v1"},
+			ReinvocationPolicy:      &ifNeeded,
+		}},
+	}
+	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    ValidatingWebhookName,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.ValidatePath), CABundle: w.CA.CertPEM},
+			Rules:                   rules(),
+			NamespaceSelector:       namespaceSelector(),
+			FailurePolicy:           &fail,
+			MatchPolicy:             &equivalent,
+			SideEffects:             &none,
+			TimeoutSeconds:          new(int32(5)),
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	for _, obj := range []client.Object{mutating, validating} {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %T: %w", obj, err)
+		}
+	}
+	return nil
+}
+
+// RemoveWebhookConfigs deletes both configurations.
+func RemoveWebhookConfigs(ctx context.Context, c client.Client) error {
+	for _, obj := range []client.Object{
+		&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName}},
+		&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName}},
+	} {
+		if err := client.IgnoreNotFound(c.Delete(ctx, obj)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
