@@ -74,8 +74,11 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 	}
 	fld := pl.path.Child("localhostProfile").String()
 	if len(cands.names) == 0 {
-		return nil, []string{fmt.Sprintf("%s: %q was not checked against any node: none of the %d nodes can run this pod now (nodeSelector, affinity, taints or cordons); it will be checked when one can",
-			fld, profilePath, cands.total)}
+		why := fmt.Sprintf("none of the %d nodes can run this pod now (nodeSelector, affinity, taints or cordons)", cands.total)
+		if cands.total == 0 {
+			why = "the cluster has no nodes yet"
+		}
+		return nil, []string{fmt.Sprintf("%s: %q was not checked against any node: %s; admitted, since a node added later may have it", fld, profilePath, why)}
 	}
 	c := assessCoverage(p, view, now, profilePath, cands.names)
 	n := len(cands.names)

@@ -260,7 +260,14 @@ func TestCoverage(t *testing.T) {
 			name:         "zero candidate nodes warn and do not deny",
 			view:         viewWith(everywhere(), nil),
 			req:          create(localhostPod(selector("pool", "gpu")), enforce),
-			wantWarnings: []string{fld + `"profiles/p.json" was not checked against any node: none of the 5 nodes can run this pod now (nodeSelector, affinity, taints or cordons); it will be checked when one can`},
+			wantWarnings: []string{fld + `"profiles/p.json" was not checked against any node: none of the 5 nodes can run this pod now (nodeSelector, affinity, taints or cordons); admitted, since a node added later may have it`},
+			wantAllowed:  true,
+		},
+		{
+			name:         "no nodes at all",
+			view:         NewStaticNodeView(nil, nil, nil),
+			req:          create(localhostPod(), enforce),
+			wantWarnings: []string{fld + `"profiles/p.json" was not checked against any node: the cluster has no nodes yet; admitted, since a node added later may have it`},
 			wantAllowed:  true,
 		},
 		{
