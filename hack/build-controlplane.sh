@@ -65,6 +65,7 @@ stamp_set() { # binary
     grep -v "^$1 " "${STAMP}" > "${tmp}" || true
   fi
   echo "$1 ${HASH}" >> "${tmp}"
+  chmod 0644 "${tmp}"
   mv -f "${tmp}" "${STAMP}"
 }
 
@@ -120,6 +121,8 @@ build() { # binary
   esac
   [[ -z "${tags}" ]] || flags+=(-tags "${tags}")
   tmp="${OUT_DIR}/.${b}.tmp"
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "rm -f '${tmp}'" EXIT
   echo "building bin/k8s/${b} (${pkg} in ${dir#"${REPO_ROOT}/"}) ..."
   start="$(date +%s)"
   (
@@ -127,6 +130,7 @@ build() { # binary
     CGO_ENABLED="${cgo}" go build "${flags[@]}" -ldflags "${ldflags}" -o "${tmp}" "${pkg}"
   )
   mv -f "${tmp}" "${OUT_DIR}/${b}"
+  trap - EXIT
   stamp_set "${b}"
   echo "built bin/k8s/${b} in $(( $(date +%s) - start ))s"
 }
