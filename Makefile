@@ -8,9 +8,9 @@ MAKEFLAGS += --no-builtin-rules
 
 GO ?= go
 
-## Tool versions. Each tool is built on its own with `go install TOOL@VERSION`
-## into bin/ (never one shared tools module: controller-tools and golangci-lint
-## need incompatible dependency versions). Bumping a pin rebuilds that tool.
+# Tool versions. Each tool is built on its own with `go install TOOL@VERSION`
+# into bin/ (never one shared tools module: controller-tools and golangci-lint
+# need incompatible dependency versions). Bumping a pin rebuilds that tool.
 CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v3.22.0
@@ -27,14 +27,14 @@ GOLANGCI_LINT := $(LOCALBIN)/golangci-lint
 HELM := $(LOCALBIN)/helm
 BENCHSTAT := $(LOCALBIN)/benchstat
 
-## Build stamping.
+# Build stamping.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 VERSION_PKG := github.com/seccomp-guard/seccomp-guard/internal/version
 LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 
-## Packages. Unit tests need no API server; e2e packages (which start their own
-## control plane) are excluded here and run by their own target with -p 1.
+# Packages. Unit tests need no API server; e2e packages (which start their own
+# control plane) are excluded here and run by their own target with -p 1.
 UNIT_PKGS := $(shell $(GO) list ./... | grep -v /e2e)
 
 FUZZTIME ?= 30s
@@ -52,7 +52,7 @@ GOFMT_FILES = $(shell find . -type d \( -name .git -o -name bin -o -name .cache 
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN { FS = ":.*##"; printf "Usage: make <target> [VAR=value ...]\n" } \
-		/^[a-zA-Z0-9_.-]+:.*##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
+		/^[a-zA-Z0-9_.-]+:.*##/ { printf "  %-14s %s\n", $$1, $$2 } \
 		/^##@/ { printf "\n%s:\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 	@printf '\nVariables: FUZZTIME=%s BENCH=%s BENCHCOUNT=%s BENCHTIME=%s BENCH_BASE=<file> VERSION=%s\n' \
 		'$(FUZZTIME)' '$(BENCH)' '$(BENCHCOUNT)' '$(BENCHTIME)' '$(VERSION)'
@@ -63,8 +63,9 @@ help: ## Show this help.
 build: ## Build bin/seccomp-guard (static, version-stamped from git).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(LOCALBIN)/seccomp-guard ./cmd/seccomp-guard
 
+# `test` is what CI and the README run; add further suites (test-e2e) as prerequisites.
 .PHONY: test
-test: test-unit ## Run all tests that CI runs (the README's test command).
+test: test-unit test-e2e ## Run all tests that CI runs (the README's test command).
 
 .PHONY: test-unit
 test-unit: ## Run unit tests (no API server) with the race detector.
@@ -101,6 +102,14 @@ verify: generate ## Fail if generated files or go.mod/go.sum are out of date.
 		exit 1; \
 	fi
 	@echo "verify: generated files and go.mod/go.sum are up to date"
+
+.PHONY: test-e2e
+test-e2e: controlplane ## Run the e2e tests: real kube-apiserver, the real binary, one package at a time.
+	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s $(GO) test -count=1 -p 1 -timeout 30m ./e2e/...
+
+.PHONY: demo
+demo: controlplane ## Start a local cluster with seccomp-guard, apply examples/, show what happened (Ctrl-C stops).
+	$(GO) run ./hack/demo
 
 .PHONY: fuzz
 fuzz: ## Run every Fuzz target of the unit packages for FUZZTIME (default 30s) each.
@@ -145,7 +154,7 @@ $(LOCALBIN)/.controller-gen-$(CONTROLLER_GEN_VERSION) \
 $(LOCALBIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION) \
 $(LOCALBIN)/.helm-$(HELM_VERSION) \
 $(LOCALBIN)/.benchstat-$(BENCHSTAT_VERSION): | $(LOCALBIN)
-	@tool="$(notdir $@)"; tool="$${tool#.}"; tool="$${tool%-*}"; \
+	@tool="$(notdir $@)"; tool="$${tool#.}"; tool="$${tool%-v*}"; \
 	rm -f "$(LOCALBIN)/.$$tool-"*
 	@touch $@
 

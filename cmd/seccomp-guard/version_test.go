@@ -82,9 +82,9 @@ func TestVersionCommand(t *testing.T) {
 		},
 		{
 			name:     "unknown subcommand is a usage error",
-			args:     []string{"versoin"},
+			args:     []string{"frobnicate"},
 			wantCode: exitUsage,
-			wantStderr: "Error: unknown command \"versoin\" for \"seccomp-guard\"\n" +
+			wantStderr: "Error: unknown command \"frobnicate\" for \"seccomp-guard\"\n" +
 				"Run 'seccomp-guard --help' for usage.\n",
 		},
 	}

@@ -172,7 +172,7 @@ func (w *Webhook) WaitReady(ctx context.Context, timeout time.Duration) error {
 	var last error
 	for time.Now().Before(deadline) {
 		if exited, err := w.Exited(); exited {
-			return fmt.Errorf("the webhook exited before it was ready: %v", err)
+			return fmt.Errorf("the webhook exited before it was ready: %w", err)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -186,7 +186,7 @@ func (w *Webhook) WaitReady(ctx context.Context, timeout time.Duration) error {
 		last = err
 		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("the webhook was not ready within %s: %v", timeout, last)
+	return fmt.Errorf("the webhook was not ready within %s: %w", timeout, last)
 }
 
 // ServingSerial connects to the webhook and returns the serial number of the
