@@ -75,6 +75,9 @@ that a per-node agent keeps current.`,
 		return usageError{err: err}
 	})
 	root.AddCommand(newVersionCommand(info))
+	root.AddCommand(newCheckCommand())
+	root.AddCommand(newFixCommand())
+	root.AddCommand(newWebhookCommand())
 	return root
 }
 
