@@ -78,6 +78,7 @@ that a per-node agent keeps current.`,
 	root.AddCommand(newCheckCommand())
 	root.AddCommand(newFixCommand())
 	root.AddCommand(newWebhookCommand())
+	root.AddCommand(newInventoryCommand())
 	return root
 }
 

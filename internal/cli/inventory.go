@@ -31,6 +31,30 @@ type inventory struct {
 // Lease manifests. A Lease gives its node's heartbeat (the newest wins); a
 // node without one counts as fresh.
 func loadInventory(paths []string) (*inventory, error) {
+	src, err := LoadInventorySource(paths)
+	if err != nil {
+		return nil, err
+	}
+	inv := &inventory{newestLease: src.NewestLease, notes: src.Notes}
+	inv.view = policy.NewStaticNodeView(src.Nodes, src.Inventories, src.Heartbeats)
+	return inv, nil
+}
+
+// InventorySource is a snapshot of the cluster's nodes, their inventories
+// and the agents' last Lease renewals.
+type InventorySource struct {
+	Nodes       []*corev1.Node
+	Inventories []*v1alpha1.NodeSeccompInventory
+	Heartbeats  map[string]time.Time
+	NewestLease time.Time
+	Notes       []string
+	// LeaseRequired makes a node without a Lease stale (a live cluster);
+	// files leave it fresh, as check --inventory does.
+	LeaseRequired bool
+}
+
+// LoadInventorySource reads Node, NodeSeccompInventory and Lease manifests.
+func LoadInventorySource(paths []string) (*InventorySource, error) {
 	for _, p := range paths {
 		if p == "-" {
 			return nil, inputErrorf("--inventory does not read stdin: give a file or directory")
@@ -44,7 +68,7 @@ func loadInventory(paths []string) (*inventory, error) {
 		nodes      []*corev1.Node
 		invs       []*v1alpha1.NodeSeccompInventory
 		heartbeats = map[string]time.Time{}
-		inv        = &inventory{}
+		inv        = &InventorySource{}
 		ignored    = map[string]int{}
 	)
 	for _, f := range files {
@@ -57,14 +81,14 @@ func loadInventory(paths []string) (*inventory, error) {
 			case *coordinationv1.Lease:
 				node, at, why := leaseHeartbeat(o)
 				if why != "" {
-					inv.notes = append(inv.notes, fmt.Sprintf("Lease %s/%s at %s is not used: %s", o.Namespace, o.Name, obj.Location(), why))
+					inv.Notes = append(inv.Notes, fmt.Sprintf("Lease %s/%s at %s is not used: %s", o.Namespace, o.Name, obj.Location(), why))
 					continue
 				}
 				if at.After(heartbeats[node]) {
 					heartbeats[node] = at
 				}
-				if at.After(inv.newestLease) {
-					inv.newestLease = at
+				if at.After(inv.NewestLease) {
+					inv.NewestLease = at
 				}
 			default:
 				ignored[obj.APIVersion+" "+obj.Kind]++
@@ -72,13 +96,19 @@ func loadInventory(paths []string) (*inventory, error) {
 		}
 	}
 	if len(nodes) == 0 {
-		inv.notes = append(inv.notes, "the --inventory files hold no Node: only pods with spec.nodeName can be checked against nodes")
+		inv.Notes = append(inv.Notes, "the --inventory files hold no Node: only pods with spec.nodeName can be checked against nodes")
 	}
 	if len(ignored) > 0 {
-		inv.notes = append(inv.notes, "the --inventory files hold objects that are not Node, NodeSeccompInventory or Lease, which were ignored: "+countList(ignored))
+		inv.Notes = append(inv.Notes, "the --inventory files hold objects that are not Node, NodeSeccompInventory or Lease, which were ignored: "+countList(ignored))
 	}
-	inv.view = policy.NewStaticNodeView(nodes, invs, heartbeats)
+	inv.Nodes, inv.Inventories, inv.Heartbeats = nodes, invs, heartbeats
 	return inv, nil
+}
+
+// LeaseHeartbeat returns the node a Lease speaks for and its last renewal,
+// or why the Lease is not used.
+func LeaseHeartbeat(l *coordinationv1.Lease) (string, time.Time, string) {
+	return leaseHeartbeat(l)
 }
 
 // leaseHeartbeat returns the node a Lease speaks for and its last renewal,

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/cli"
+	"github.com/seccomp-guard/seccomp-guard/webhook"
+)
+
+func newInventoryCommand() *cobra.Command {
+	var (
+		files      []string
+		kubeconfig string
+		namespace  string
+		staleAfter time.Duration
+		now        string
+		output     string
+	)
+	cmd := &cobra.Command{
+		Use:   "inventory",
+		Short: "Show which nodes have which seccomp profile (read-only)",
+		Long: `inventory lists every node's seccomp profiles as its agent reported them
+(NodeSeccompInventory), which profiles are missing or invalid on which nodes,
+profiles whose content differs across nodes (drift), and nodes whose inventory
+is missing or stale, which admission treats as unknown.
+
+It reads the cluster (--kubeconfig, else the in-cluster or default
+configuration), or with --inventory, Node, NodeSeccompInventory and Lease
+manifests from files, the same files seccomp-guard check --inventory reads.`,
+		Example: `  seccomp-guard inventory
+  seccomp-guard inventory -o json
+  seccomp-guard inventory --inventory snapshot/`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != outputText && output != outputJSON {
+				return newUsageError("unknown output format %q for --output: use %s or %s", output, outputText, outputJSON)
+			}
+			at := clock()
+			if now != "" {
+				t, err := time.Parse(time.RFC3339, now)
+				if err != nil {
+					return newUsageError("--now %q is not an RFC 3339 time, e.g. 2026-01-02T15:04:05Z", now)
+				}
+				at = t
+			}
+			var src *cli.InventorySource
+			var err error
+			if len(files) > 0 {
+				if src, err = cli.LoadInventorySource(files); err != nil {
+					return usageError{err: err}
+				}
+				if now == "" && !src.NewestLease.IsZero() {
+					at = src.NewestLease
+				}
+			} else if src, err = clusterInventory(cmd.Context(), kubeconfig, namespace); err != nil {
+				return err
+			}
+			report := cli.BuildInventoryReport(src, at, staleAfter)
+			if output == outputJSON {
+				return cli.WriteInventoryJSON(cmd.OutOrStdout(), report)
+			}
+			for _, n := range src.Notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n)
+			}
+			return cli.WriteInventoryText(cmd.OutOrStdout(), report)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&files, "inventory", nil, "read Node, NodeSeccompInventory and Lease manifests from this file or directory instead of the cluster; repeatable")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&namespace, "namespace", "seccomp-guard", "namespace of the agents' Leases (the release namespace)")
+	f.DurationVar(&staleAfter, "stale-after", 5*time.Minute, "a node whose agent has not renewed its Lease for this long is unknown (the policy's spec.localhost.staleAfter)")
+	f.StringVar(&now, "now", "", "RFC 3339 time to judge staleness at (default: now; with --inventory, the newest Lease renewTime in the files)")
+	f.StringVarP(&output, "output", "o", outputText, "output format: text or json")
+	return cmd
+}
+
+// clusterInventory lists nodes, inventories and the agents' Leases. The
+// heartbeat is each Lease's renewTime as written by the agent: unlike the
+// webhook, which judges by when it observed a renewal, a one-shot command
+// must trust the agent's clock.
+func clusterInventory(ctx context.Context, kubeconfig, namespace string) (*cli.InventorySource, error) {
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: webhook.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	nodes := &corev1.NodeList{}
+	invs := &v1alpha1.NodeSeccompInventoryList{}
+	leases := &coordinationv1.LeaseList{}
+	for _, l := range []struct {
+		list client.ObjectList
+		opts []client.ListOption
+	}{{nodes, nil}, {invs, nil}, {leases, []client.ListOption{client.InNamespace(namespace)}}} {
+		if err := c.List(ctx, l.list, l.opts...); err != nil {
+			return nil, fmt.Errorf("listing %T: %w", l.list, err)
+		}
+	}
+	src := &cli.InventorySource{Heartbeats: map[string]time.Time{}, LeaseRequired: true}
+	for i := range nodes.Items {
+		src.Nodes = append(src.Nodes, &nodes.Items[i])
+	}
+	for i := range invs.Items {
+		src.Inventories = append(src.Inventories, &invs.Items[i])
+	}
+	for i := range leases.Items {
+		if node, at, why := cli.LeaseHeartbeat(&leases.Items[i]); why == "" {
+			src.Heartbeats[node] = at
+		}
+	}
+	return src, nil
+}
