@@ -1,0 +1,55 @@
+package main
+
+import (
+	goflag "flag"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/seccomp-guard/seccomp-guard/inventory"
+)
+
+func newAgentCommand() *cobra.Command {
+	var (
+		opts       inventory.AgentOptions
+		kubeconfig string
+		zapOpts    = zap.Options{}
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Report this node's seccomp profiles to the cluster (run as a DaemonSet)",
+		Long: `Scan the kubelet's seccomp root on this node, validate every file as the
+node's container runtime will read it, and keep the node's NodeSeccompInventory
+current (server-side apply, only when something changed). Renew the node's
+heartbeat Lease while the inventory is current, so that the webhook can tell
+a live inventory from a stale one.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.Validate(); err != nil {
+				return usageError{err: err}
+			}
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			return inventory.RunAgent(cmd.Context(), cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"), "Name of this node (default from $NODE_NAME); required.")
+	f.StringVar(&opts.SeccompRoot, "seccomp-root", inventory.DefaultSeccompRoot, "The kubelet's seccomp root: a path on the host when --host-root is set.")
+	f.StringVar(&opts.HostRoot, "host-root", "", `Where the host's / is mounted (read-only), e.g. /host; symbolic links are resolved inside it as the host resolves them. Empty: read --seccomp-root as it is and follow links only inside it.`)
+	f.DurationVar(&opts.Resync, "resync", 5*time.Minute, "Period of full rescans, which also repair the inventory in the cluster.")
+	f.DurationVar(&opts.LeaseDuration, "lease-duration", 40*time.Second, "Duration of the heartbeat Lease, renewed every quarter of it (at least 1s).")
+	f.StringVar(&opts.Namespace, "namespace", "seccomp-guard", "Namespace of the heartbeat Lease (the release namespace).")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
+	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of the /healthz and /readyz endpoints; "0" disables them.`)
+	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
+	zapOpts.BindFlags(logFlags)
+	f.AddGoFlagSet(logFlags)
+	return cmd
+}

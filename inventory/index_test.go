@@ -1,0 +1,391 @@
+package inventory
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
+)
+
+const leaseNS = "seccomp-guard"
+
+// clock is a settable time source.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock                   { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+func nodeNames(nodes []*corev1.Node) []string {
+	names := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+func testNode(name string, labels map[string]string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func testInventory(node string, profiles ...v1alpha1.ProfileStatus) *v1alpha1.NodeSeccompInventory {
+	return &v1alpha1.NodeSeccompInventory{ObjectMeta: metav1.ObjectMeta{Name: node}, Status: statusOf(profiles, RuntimeContainerd)}
+}
+
+func testLease(namespace, name string, renew time.Time) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if !renew.IsZero() {
+		l.Spec.RenewTime = &metav1.MicroTime{Time: renew}
+	}
+	return l
+}
+
+var (
+	webProfile = v1alpha1.ProfileStatus{Path: "profiles/web.json", SHA256: "aaaa", Size: 10, Valid: true, DefaultAction: "SCMP_ACT_ERRNO"}
+	dbProfile  = v1alpha1.ProfileStatus{Path: "profiles/db.json", SHA256: "bbbb", Size: 20, Reason: `unknown action "X" in defaultAction at line 1`}
+)
+
+func TestIndexNodes(t *testing.T) {
+	ix := NewEmptyIndex(nil)
+	assert.Empty(t, ix.Nodes())
+
+	ix.setNode(testNode("node-c", nil))
+	ix.setNode(testNode("node-a", map[string]string{"zone": "a"}))
+	ix.setNode(testNode("node-b", nil))
+	before := ix.Nodes()
+	assert.Equal(t, []string{"node-a", "node-b", "node-c"}, nodeNames(before), "sorted by name")
+
+	t.Run("update replaces the node", func(t *testing.T) {
+		ix.setNode(testNode("node-a", map[string]string{"zone": "b"}))
+		assert.Equal(t, map[string]string{"zone": "b"}, ix.Nodes()[0].Labels)
+		assert.Equal(t, map[string]string{"zone": "a"}, before[0].Labels, "an earlier snapshot is never modified")
+	})
+	t.Run("delete", func(t *testing.T) {
+		ix.deleteNode(testNode("node-b", nil))
+		assert.Equal(t, []string{"node-a", "node-c"}, nodeNames(ix.Nodes()))
+	})
+	t.Run("delete of a tombstone (a delete missed while disconnected)", func(t *testing.T) {
+		ix.deleteNode(toolscache.DeletedFinalStateUnknown{Key: "node-c", Obj: testNode("node-c", nil)})
+		assert.Equal(t, []string{"node-a"}, nodeNames(ix.Nodes()))
+	})
+	t.Run("objects of another type are ignored", func(t *testing.T) {
+		ix.setNode(testLease(leaseNS, "node-x", time.Time{}))
+		ix.deleteNode("node-a")
+		assert.Equal(t, []string{"node-a"}, nodeNames(ix.Nodes()))
+	})
+	assert.Equal(t, []string{"node-a", "node-b", "node-c"}, nodeNames(before))
+}
+
+func TestIndexInventories(t *testing.T) {
+	clk := newClock()
+	ix := NewEmptyIndex(clk.now)
+	ix.setNode(testNode("node-a", nil))
+	ix.setLease(testLease(leaseNS, LeaseName("node-a"), clk.t), leaseNS)
+	hb := clk.t
+
+	cases := []struct {
+		name   string
+		change func()
+		path   string
+		want   policy.ProfileLookup
+	}{
+		{
+			name:   "no inventory",
+			change: func() {},
+			path:   webProfile.Path,
+			want:   policy.ProfileLookup{},
+		},
+		{
+			name:   "added: the profile is found",
+			change: func() { ix.setInventory(testInventory("node-a", dbProfile, webProfile)) },
+			path:   webProfile.Path,
+			want:   policy.ProfileLookup{HasInventory: true, Heartbeat: hb, Found: true, Profile: webProfile},
+		},
+		{
+			name:   "an invalid entry is found with its reason",
+			change: func() {},
+			path:   dbProfile.Path,
+			want:   policy.ProfileLookup{HasInventory: true, Heartbeat: hb, Found: true, Profile: dbProfile},
+		},
+		{
+			name:   "a path the inventory does not list",
+			change: func() {},
+			path:   "profiles/other.json",
+			want:   policy.ProfileLookup{HasInventory: true, Heartbeat: hb},
+		},
+		{
+			name:   "updated without the profile: not found, the inventory still known",
+			change: func() { ix.setInventory(testInventory("node-a", dbProfile)) },
+			path:   webProfile.Path,
+			want:   policy.ProfileLookup{HasInventory: true, Heartbeat: hb},
+		},
+		{
+			name: "updated with a new digest",
+			change: func() {
+				changed := webProfile
+				changed.SHA256 = "cccc"
+				ix.setInventory(testInventory("node-a", changed))
+			},
+			path: webProfile.Path,
+			want: policy.ProfileLookup{HasInventory: true, Heartbeat: hb, Found: true, Profile: v1alpha1.ProfileStatus{Path: webProfile.Path, SHA256: "cccc", Size: 10, Valid: true, DefaultAction: "SCMP_ACT_ERRNO"}},
+		},
+		{
+			name:   "deleted (tombstone): no inventory",
+			change: func() { ix.deleteInventory(toolscache.DeletedFinalStateUnknown{Obj: testInventory("node-a")}) },
+			path:   webProfile.Path,
+			want:   policy.ProfileLookup{},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.change()
+			assert.Equal(t, tc.want, ix.Profile("node-a", tc.path))
+		})
+	}
+	t.Run("entries of deleted inventories leave nothing behind", func(t *testing.T) {
+		ix.setInventory(testInventory("node-b", webProfile))
+		ix.deleteInventory(testInventory("node-b"))
+		assert.Empty(t, ix.byPath)
+		assert.Empty(t, ix.inventory)
+	})
+	t.Run("one node's update leaves the others alone", func(t *testing.T) {
+		ix.setInventory(testInventory("node-a", webProfile))
+		ix.setInventory(testInventory("node-b", webProfile, dbProfile))
+		ix.setInventory(testInventory("node-b"))
+		assert.True(t, ix.Profile("node-a", webProfile.Path).Found)
+		assert.False(t, ix.Profile("node-b", webProfile.Path).Found)
+		assert.Equal(t, map[string]map[string]v1alpha1.ProfileStatus{webProfile.Path: {"node-a": webProfile}}, ix.byPath)
+	})
+}
+
+func TestIndexHeartbeats(t *testing.T) {
+	clk := newClock()
+	ix := NewEmptyIndex(clk.now)
+	ix.setInventory(testInventory("node-a", webProfile))
+	agentClock := clk.t.Add(-3 * time.Hour) // the agent's clock is skewed: it does not matter
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		lease   func()
+		want    time.Time // the heartbeat Profile reports
+	}{
+		{
+			name:  "no Lease yet: counts as last seen at the epoch, so stale",
+			lease: func() {},
+			want:  time.Unix(1, 0),
+		},
+		{
+			name:    "Lease added: seen now, whatever its renewTime says",
+			advance: time.Minute,
+			lease:   func() { ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock), leaseNS) },
+			want:    newClock().t.Add(time.Minute),
+		},
+		{
+			name:    "Lease updated without a new renewTime (a resync, a label): no heartbeat",
+			advance: 10 * time.Second,
+			lease:   func() { ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock), leaseNS) },
+			want:    newClock().t.Add(time.Minute),
+		},
+		{
+			name:    "renewed: seen now",
+			advance: 10 * time.Second,
+			lease: func() {
+				ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
+			},
+			want: newClock().t.Add(time.Minute + 20*time.Second),
+		},
+		{
+			name:    "a Lease in another namespace is not ours",
+			advance: 10 * time.Second,
+			lease:   func() { ix.setLease(testLease("kube-node-lease", LeaseName("node-a"), clk.t), leaseNS) },
+			want:    newClock().t.Add(time.Minute + 20*time.Second),
+		},
+		{
+			name:    "nor a Lease without our prefix",
+			advance: 10 * time.Second,
+			lease:   func() { ix.setLease(testLease(leaseNS, "node-a", clk.t), leaseNS) },
+			want:    newClock().t.Add(time.Minute + 20*time.Second),
+		},
+		{
+			name:    "Lease deleted: stale again",
+			advance: 10 * time.Second,
+			lease: func() {
+				ix.deleteLease(toolscache.DeletedFinalStateUnknown{Obj: testLease(leaseNS, LeaseName("node-a"), time.Time{})}, leaseNS)
+			},
+			want: time.Unix(1, 0),
+		},
+		{
+			name:    "recreated with the old renewTime: a new Lease is a heartbeat",
+			advance: 10 * time.Second,
+			lease:   func() { ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS) },
+			want:    newClock().t.Add(2 * time.Minute),
+		},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			clk.advance(s.advance)
+			s.lease()
+			assert.Equal(t, s.want, ix.Profile("node-a", webProfile.Path).Heartbeat)
+		})
+	}
+	got, ok := ix.Heartbeat("node-a")
+	assert.True(t, ok)
+	assert.Equal(t, newClock().t.Add(2*time.Minute), got)
+	_, ok = ix.Heartbeat("node-b")
+	assert.False(t, ok)
+}
+
+// TestIndexStaleness runs the policy engine over the index: a node whose
+// agent stopped renewing becomes unknown after staleAfter.
+func TestIndexStaleness(t *testing.T) {
+	clk := newClock()
+	ix := NewEmptyIndex(clk.now)
+	ix.setNode(testNode("node-a", nil))
+	ix.setInventory(testInventory("node-a", webProfile))
+	ix.setLease(testLease(leaseNS, LeaseName("node-a"), clk.t), leaseNS)
+
+	deny := &v1alpha1.ClusterSeccompPolicy{Spec: v1alpha1.ClusterSeccompPolicySpec{
+		Localhost: v1alpha1.LocalhostPolicy{UnknownNodes: v1alpha1.UnknownNodesDeny, StaleAfter: &metav1.Duration{Duration: time.Minute}},
+	}}
+	p, errs := policy.Compile(deny)
+	require.Empty(t, errs)
+	lp := webProfile.Path
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+		Spec: corev1.PodSpec{
+			NodeName:        "node-a",
+			SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}},
+			Containers:      []corev1.Container{{Name: "app", Image: "nginx"}},
+		},
+	}
+	evaluate := func() []string {
+		d := policy.Evaluate(p, ix, policy.Request{
+			Operation: admissionv1.Create,
+			Namespace: policy.Namespace{Name: "shop", Labels: map[string]string{policy.ModeLabel: "enforce"}},
+			Object:    pod,
+			Now:       clk.now(),
+			Final:     true,
+		})
+		return d.Messages()
+	}
+
+	clk.advance(59 * time.Second)
+	assert.Empty(t, evaluate(), "fresh within staleAfter")
+
+	clk.advance(2 * time.Second)
+	assert.Equal(t, []string{`spec.securityContext.seccompProfile.localhostProfile: "profiles/web.json" cannot be checked on the only node this pod can run on: node-a (agent last seen 1m1s ago) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`}, evaluate())
+
+	ix.setLease(testLease(leaseNS, LeaseName("node-a"), clk.t), leaseNS)
+	assert.Empty(t, evaluate(), "fresh again once a renewal is observed")
+}
+
+// TestNewIndex checks the informer wiring: events of each kind reach the index.
+func TestNewIndex(t *testing.T) {
+	ctx := context.Background()
+	informers := &informertest.FakeInformers{Scheme: AgentScheme()}
+	ix, err := NewIndex(ctx, informers, leaseNS)
+	require.NoError(t, err)
+
+	nodes, err := informers.FakeInformerFor(ctx, &corev1.Node{})
+	require.NoError(t, err)
+	invs, err := informers.FakeInformerFor(ctx, &v1alpha1.NodeSeccompInventory{})
+	require.NoError(t, err)
+	leases, err := informers.FakeInformerFor(ctx, &coordinationv1.Lease{})
+	require.NoError(t, err)
+
+	nodes.Add(testNode("node-a", nil))
+	nodes.Add(testNode("node-b", nil))
+	nodes.Update(testNode("node-b", nil), testNode("node-b", map[string]string{"pool": "web"}))
+	nodes.Delete(testNode("node-a", nil))
+	require.Len(t, ix.Nodes(), 1)
+	assert.Equal(t, map[string]string{"pool": "web"}, ix.Nodes()[0].Labels)
+
+	invs.Add(testInventory("node-b"))
+	invs.Update(testInventory("node-b"), testInventory("node-b", webProfile))
+	assert.True(t, ix.Profile("node-b", webProfile.Path).Found)
+
+	leases.Add(testLease(leaseNS, LeaseName("node-b"), time.Now()))
+	_, ok := ix.Heartbeat("node-b")
+	assert.True(t, ok)
+	leases.Delete(testLease(leaseNS, LeaseName("node-b"), time.Now()))
+	_, ok = ix.Heartbeat("node-b")
+	assert.False(t, ok)
+
+	invs.Delete(testInventory("node-b", webProfile))
+	assert.False(t, ix.Profile("node-b", webProfile.Path).HasInventory)
+}
+
+func TestCacheByObject(t *testing.T) {
+	byObject := CacheByObject(leaseNS)
+	transform := func(obj any) any {
+		t.Helper()
+		for k, v := range byObject {
+			if k.GetObjectKind() != nil && sameType(k, obj) {
+				out, err := v.Transform(obj)
+				require.NoError(t, err)
+				return out
+			}
+		}
+		t.Fatalf("no cache options for %T", obj)
+		return nil
+	}
+	managed := []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
+
+	node := testNode("node-a", map[string]string{"zone": "a"})
+	node.ManagedFields, node.Annotations = managed, map[string]string{"big": "x"}
+	node.Spec.Taints = []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}
+	node.Status.Images = []corev1.ContainerImage{{Names: []string{"nginx"}}}
+	assert.Equal(t, &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{"zone": "a"}},
+		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}},
+	}, transform(node), "a Node keeps what scheduling reads")
+
+	withWarnings := webProfile
+	withWarnings.Warnings = []string{"archMap is ignored"}
+	inv := testInventory("node-a", withWarnings)
+	inv.ManagedFields = managed
+	assert.Equal(t, testInventory("node-a", webProfile), transform(inv), "an inventory drops warnings and managedFields")
+
+	lease := testLease(leaseNS, LeaseName("node-a"), time.Time{})
+	lease.ManagedFields = managed
+	assert.Equal(t, testLease(leaseNS, LeaseName("node-a"), time.Time{}), transform(lease))
+	for k, v := range byObject {
+		if _, isLease := k.(*coordinationv1.Lease); isLease {
+			assert.Equal(t, []string{leaseNS}, keys(v.Namespaces), "Leases only from the agents' namespace")
+		}
+	}
+}
+
+func sameType(a, b any) bool {
+	switch a.(type) {
+	case *corev1.Node:
+		_, ok := b.(*corev1.Node)
+		return ok
+	case *v1alpha1.NodeSeccompInventory:
+		_, ok := b.(*v1alpha1.NodeSeccompInventory)
+		return ok
+	case *coordinationv1.Lease:
+		_, ok := b.(*coordinationv1.Lease)
+		return ok
+	}
+	return false
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
