@@ -103,12 +103,25 @@ verify: generate ## Fail if generated files or go.mod/go.sum are out of date.
 	fi
 	@echo "verify: generated files and go.mod/go.sum are up to date"
 
+.PHONY: node-deps
+node-deps: ## Install containerd, runc and busybox-static from Debian if missing (the real-node tests and the demo need them).
+	@missing=(); \
+	for c in containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd runc:runc busybox:busybox-static; do \
+		command -v "$${c%%:*}" >/dev/null 2>&1 || missing+=("$${c#*:}"); \
+	done; \
+	if [ $${#missing[@]} -gt 0 ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "error: missing $${missing[*]}; run as root or: sudo apt-get install -y containerd runc busybox-static" >&2; exit 1; fi; \
+		echo "installing $$(printf '%s\n' "$${missing[@]}" | sort -u | tr '\n' ' ')"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$(printf '%s\n' "$${missing[@]}" | sort -u) </dev/null; \
+	fi
+
 .PHONY: test-e2e
 test-e2e: controlplane ## Run the e2e tests: real kube-apiserver, the real binary, one package at a time.
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s $(GO) test -count=1 -p 1 -timeout 30m ./e2e/...
 
 .PHONY: demo
-demo: controlplane ## Start a local cluster with seccomp-guard, apply examples/, show what happened (Ctrl-C stops).
+demo: controlplane node-deps ## Start a real single-node cluster with seccomp-guard, apply examples/, show what happens (Ctrl-C stops; needs root).
 	$(GO) run ./hack/demo
 
 .PHONY: fuzz

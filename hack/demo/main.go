@@ -1,6 +1,8 @@
-// Command demo starts a local control plane with seccomp-guard wired in,
-// applies examples/, prints what happened to each object, and leaves the
-// cluster running until Ctrl-C. Run it with `make demo`.
+// Command demo starts a real single-node cluster, shows what a missing
+// Localhost profile does without seccomp-guard, then starts seccomp-guard's
+// webhook and node agent, applies examples/, prints what happened to each
+// object (admission, and on the node), and leaves the cluster running until
+// Ctrl-C. Run it with `make demo` (as root: it runs containerd and a kubelet).
 package main
 
 import (
@@ -14,19 +16,24 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
@@ -40,64 +47,254 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if missing := framework.MissingAssets(); len(missing) > 0 {
-		return fmt.Errorf("control plane not built (missing %s): run `make controlplane`", strings.Join(missing, ", "))
+	if err := cluster.Check(); err != nil {
+		return fmt.Errorf("the local cluster cannot run on this machine: %w\n(it needs root, containerd, runc and busybox-static: apt-get install -y containerd runc busybox-static; and make controlplane)", err)
 	}
 	root, err := framework.RepoRoot()
 	if err != nil {
 		return err
 	}
 
-	step("starting kube-apiserver and etcd")
-	cp, err := framework.StartControlPlane()
+	step("starting a single-node cluster: kube-apiserver, etcd, scheduler, controller-manager, containerd, kubelet")
+	c, err := cluster.Start(ctx, cluster.Options{Progress: os.Stdout})
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	step("building and starting seccomp-guard webhook")
-	bin, err := framework.BuildBinary(cp.Dir)
-	if err != nil {
-		return err
-	}
-	wh, err := framework.StartWebhook(ctx, cp, bin)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = wh.Stop() }()
-	if err := framework.InstallWebhookConfigs(ctx, cp.Client, wh); err != nil {
-		return err
-	}
-	time.Sleep(time.Second) // the API server picks up new webhook configurations asynchronously
+	var procs []*framework.Process
+	defer func() {
+		step("stopping everything")
+		for _, p := range procs {
+			_ = p.Stop()
+		}
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: stopping the cluster:", err)
+		}
+		if left := c.Leftovers(); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "demo: left behind:\n  %s\n", strings.Join(left, "\n  "))
+		}
+	}()
+	d := &demo{c: c, root: root}
 
-	step("applying examples/")
-	results, err := applyDir(ctx, cp, filepath.Join(root, "examples"))
+	step("without seccomp-guard: a pod whose Localhost profile is not on the node")
+	if err := d.baseline(ctx); err != nil {
+		return err
+	}
+
+	step("starting seccomp-guard: the webhook and the node agent")
+	wh, agent, err := d.startGuard(ctx)
 	if err != nil {
 		return err
 	}
+	procs = append(procs, agent, wh.Process)
+
+	step("applying examples/ with seccomp-guard")
+	files, err := filepath.Glob(filepath.Join(root, "examples", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	var results []*result
+	for _, file := range files {
+		rs, err := d.apply(ctx, file)
+		if err != nil {
+			return err
+		}
+		results = append(results, rs...)
+	}
+
+	step("installing examples/profiles/demo.json on " + c.NodeName + " and applying 30-localhost.yaml again")
+	if err := d.installProfile(ctx); err != nil {
+		return err
+	}
+	rs, err := d.apply(ctx, filepath.Join(root, "examples", "30-localhost.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		r.note = "again"
+	}
+	results = append(results, rs...)
+
+	step("waiting for the admitted pods to run")
+	d.observe(ctx, results)
 	printResults(os.Stdout, results)
 
-	kubectl := filepath.Join(filepath.Dir(cp.Env.ControlPlane.APIServer.Path), "kubectl")
 	fmt.Printf("\nThe cluster keeps running until you press Ctrl-C. Try your own manifests:\n\n")
-	fmt.Printf("  export KUBECONFIG=%s\n", cp.Kubeconfig)
-	fmt.Printf("  %s get pods -A\n", kubectl)
-	fmt.Printf("  %s apply -f your-pod.yaml\n\n", kubectl)
-	fmt.Printf("Webhook log: %s\nAudit log:   %s\n", wh.LogPath, cp.AuditLog)
+	fmt.Printf("  export KUBECONFIG=%s\n", c.Kubeconfig)
+	fmt.Printf("  %s get pods -A\n", c.Kubectl)
+	fmt.Printf("  %s get nodeseccompinventories\n", c.Kubectl)
+	fmt.Printf("  %s apply -f your-pod.yaml   # image %s, imagePullPolicy: Never, hostNetwork: true\n\n", c.Kubectl, cluster.BusyboxImage)
+	fmt.Printf("The node's seccomp root is %s; drop a profile there and the agent reports it.\n", c.SeccompRoot)
+	fmt.Printf("Logs: %s (webhook: %s, agent: %s)\n", c.LogDir, wh.LogPath, agent.LogPath)
 	if os.Getenv("SECCOMP_GUARD_DEMO_EXIT") == "1" {
 		return nil
 	}
 	<-ctx.Done()
-	step("stopping")
 	return nil
 }
 
 func step(msg string) { fmt.Printf("==> %s\n", msg) }
 
+const agentNamespace = "seccomp-guard"
+
+type demo struct {
+	c    *cluster.Cluster
+	root string
+	bin  string
+}
+
+// result is what happened to one object.
 type result struct {
 	kind, namespace, name string
-	outcome               string // created, defaulted, refused, error
+	admission             string // defaulted, admitted, refused, error
 	detail                string
 	warnings              []string
-	audit                 string // what the audit log says the validating webhook would have done
+	audit                 string // what the validating webhook recorded but did not enforce (audit mode)
+	note                  string
+	running               string // for pods: phase or waiting reason, and the Seccomp line
+}
+
+// baseline shows what happens without seccomp-guard: the pod is accepted and
+// fails on the node.
+func (d *demo) baseline(ctx context.Context) error {
+	c := d.c
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo-baseline"}}
+	if err := c.Client.Create(ctx, ns); err != nil {
+		return err
+	}
+	lp := "profiles/demo.json"
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "localhost-demo", Namespace: ns.Name},
+		Spec: corev1.PodSpec{
+			NodeName:                      c.NodeName,
+			HostNetwork:                   true,
+			TerminationGracePeriodSeconds: new(int64(1)),
+			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}},
+			Containers: []corev1.Container{{
+				Name: "app", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"},
+			}},
+		},
+	}
+	if err := c.Client.Create(ctx, pod); err != nil {
+		return fmt.Errorf("creating the baseline pod: %w", err)
+	}
+	fmt.Printf("    pod %s/%s (Localhost %s) was accepted by the API server; on the node:\n", ns.Name, pod.Name, lp)
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		got := &corev1.Pod{}
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), got); err == nil {
+			for _, cs := range got.Status.ContainerStatuses {
+				if w := cs.State.Waiting; w != nil && w.Reason == "CreateContainerError" {
+					fmt.Printf("    %s: %s\n", w.Reason, w.Message)
+					return c.Client.Delete(ctx, got)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return errors.New("the baseline pod did not reach CreateContainerError within 90s")
+}
+
+func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.Process, error) {
+	c := d.c
+	for _, ns := range []*corev1.Namespace{
+		{ObjectMeta: metav1.ObjectMeta{Name: agentNamespace}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: "enforce"}}},
+	} {
+		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, nil, err
+		}
+	}
+	bin, err := framework.BuildBinary(c.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.bin = bin
+	probePort, err := framework.FreePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	agent, err := framework.StartProcess(c.LogDir, "seccomp-guard-agent", bin, "agent",
+		"--kubeconfig", c.Kubeconfig, "--node-name", c.NodeName, "--seccomp-root", c.SeccompRoot,
+		"--namespace", agentNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
+	if err != nil {
+		return nil, nil, err
+	}
+	wh, err := framework.StartWebhook(ctx, c.ControlPlane, bin)
+	if err != nil {
+		_ = agent.Stop()
+		return nil, nil, err
+	}
+	if err := framework.InstallWebhookConfigs(ctx, c.Client, wh); err != nil {
+		return wh, agent, err
+	}
+	// Wait until the API server calls the webhook and the webhook knows the
+	// node's inventory: a profile no node has is then refused as missing.
+	probe := d.localhostProbe("profiles/.no-node-has-this.json")
+	err = waitFor(ctx, 60*time.Second, func() bool {
+		err := c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		return err != nil && strings.Contains(err.Error(), "ProfileMissing")
+	})
+	if err != nil {
+		return wh, agent, fmt.Errorf("seccomp-guard did not become active: %w (logs: %s, %s)", err, wh.LogPath, agent.LogPath)
+	}
+	fmt.Printf("    webhook serving on 127.0.0.1:%d; agent reporting %s's profiles from %s\n", wh.Port, c.NodeName, c.SeccompRoot)
+	return wh, agent, nil
+}
+
+func (d *demo) localhostProbe(profile string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "demo-probe"},
+		Spec: corev1.PodSpec{
+			NodeName:        d.c.NodeName,
+			SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}},
+			Containers:      []corev1.Container{{Name: "app", Image: cluster.BusyboxImage}},
+		},
+	}
+}
+
+// installProfile copies examples/profiles/demo.json into the node's seccomp
+// root and waits until the webhook admits it.
+func (d *demo) installProfile(ctx context.Context) error {
+	body, err := os.ReadFile(filepath.Join(d.root, "examples", "profiles", "demo.json"))
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(d.c.SeccompRoot, "profiles")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demo.json"), body, 0o644); err != nil {
+		return err
+	}
+	start := time.Now()
+	probe := d.localhostProbe("profiles/demo.json")
+	if err := waitFor(ctx, 30*time.Second, func() bool {
+		return d.c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll) == nil
+	}); err != nil {
+		return fmt.Errorf("the agent's report of profiles/demo.json did not reach the webhook: %w", err)
+	}
+	fmt.Printf("    the agent reported it and the webhook admits it %.1fs after the file was written (no restart)\n", time.Since(start).Seconds())
+	return nil
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 type warningCollector struct {
@@ -119,58 +316,115 @@ func (w *warningCollector) take() []string {
 	return out
 }
 
-// applyDir creates every object of every YAML file in dir, in file order.
-func applyDir(ctx context.Context, cp *framework.ControlPlane, dir string) ([]result, error) {
+// apply creates every object of one YAML file, as kubectl create would, and
+// records what admission did to each.
+func (d *demo) apply(ctx context.Context, file string) ([]*result, error) {
 	warn := &warningCollector{}
-	cfg := rest.CopyConfig(cp.Config)
+	cfg := rest.CopyConfig(d.c.Config)
 	cfg.WarningHandlerWithContext = warn
 	c, err := client.New(cfg, client.Options{Scheme: webhook.Scheme()})
 	if err != nil {
 		return nil, err
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	objs, err := readObjects(file)
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(files)
-	var results []result
-	for _, file := range files {
-		objs, err := readObjects(file)
-		if err != nil {
-			return nil, err
-		}
-		for _, obj := range objs {
-			r := result{kind: obj.GetKind(), namespace: obj.GetNamespace(), name: obj.GetName()}
-			before := profileOf(obj)
-			err := c.Create(ctx, obj)
-			r.warnings = warn.take()
-			switch {
-			case err == nil && obj.GetKind() == "Namespace":
-				continue
-			case err == nil:
-				r.outcome = "admitted"
-				if after := profileOf(obj); after != before {
-					r.outcome = "defaulted"
-					r.detail = "seccompProfile set to " + after
-				} else if after != "" {
-					r.detail = "seccompProfile " + after
-				} else {
-					r.detail = "no seccompProfile"
-				}
-			case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
-				r.outcome = "refused"
-				r.detail = strings.TrimPrefix(err.Error(), `admission webhook "validate.seccomp-guard.io" denied the request: `)
-			default:
-				r.outcome = "error"
-				r.detail = err.Error()
+	var results []*result
+	for _, obj := range objs {
+		r := &result{kind: obj.GetKind(), namespace: obj.GetNamespace(), name: obj.GetName()}
+		before := profileOf(obj)
+		err := c.Create(ctx, obj)
+		r.warnings = warn.take()
+		switch {
+		case err == nil && obj.GetKind() == "Namespace":
+			continue
+		case err == nil:
+			r.admission = "admitted"
+			if after := profileOf(obj); after != before {
+				r.admission = "defaulted"
+				r.detail = "seccompProfile set to " + after
+			} else if after != "" {
+				r.detail = "seccompProfile " + after
+			} else {
+				r.detail = "no seccompProfile"
 			}
-			if err == nil {
-				r.audit = auditVerdict(cp, r)
-			}
-			results = append(results, r)
+			r.audit = auditVerdict(d.c.ControlPlane, r)
+		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
+			r.admission = "refused"
+			r.detail = strings.TrimPrefix(err.Error(), `admission webhook "validate.seccomp-guard.io" denied the request: `)
+		default:
+			r.admission = "error"
+			r.detail = err.Error()
 		}
+		results = append(results, r)
 	}
 	return results, nil
+}
+
+// observe waits until each admitted pod runs (or fails) and reads the Seccomp
+// line it printed from the kubelet's pod log directory.
+func (d *demo) observe(ctx context.Context, results []*result) {
+	deadline := time.Now().Add(90 * time.Second)
+	for _, r := range results {
+		if r.admission == "refused" || r.admission == "error" {
+			continue
+		}
+		switch r.kind {
+		case "Pod":
+			r.running = d.podState(ctx, r.namespace, r.name, "app", deadline)
+		case "Deployment":
+			var states []string
+			_ = waitFor(ctx, time.Until(deadline), func() bool {
+				pods := &corev1.PodList{}
+				if err := d.c.Client.List(ctx, pods, client.InNamespace(r.namespace), client.MatchingLabels{"app": r.name}); err != nil || len(pods.Items) == 0 {
+					return false
+				}
+				states = states[:0]
+				for _, p := range pods.Items {
+					if p.Status.Phase != corev1.PodRunning {
+						return false
+					}
+					states = append(states, d.podState(ctx, p.Namespace, p.Name, "web", deadline))
+				}
+				return true
+			})
+			if len(states) > 0 {
+				r.running = "pods: " + strings.Join(states, "; ")
+			} else {
+				r.running = "no pod running yet"
+			}
+		}
+	}
+}
+
+func (d *demo) podState(ctx context.Context, ns, name, container string, deadline time.Time) string {
+	state := "not running"
+	_ = waitFor(ctx, time.Until(deadline), func() bool {
+		p := &corev1.Pod{}
+		if err := d.c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+			state = err.Error()
+			return false
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" {
+				state = w.Reason + ": " + w.Message
+				return true
+			}
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			state = string(p.Status.Phase)
+			return false
+		}
+		log, err := d.c.PodLog(ns, name, container)
+		if err != nil || !strings.Contains(log, "Seccomp:") {
+			state = "Running"
+			return false
+		}
+		state = "Running, " + strings.Join(strings.Fields(strings.TrimSpace(log)), " ")
+		return true
+	})
+	return state
 }
 
 // profileOf is the pod-level profile of a pod or pod template, as text.
@@ -223,16 +477,23 @@ func readObjects(file string) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-func printResults(w io.Writer, results []result) {
+func printResults(w io.Writer, results []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nOBJECT\tNAMESPACE\tOUTCOME\tDETAIL")
+	fmt.Fprintln(tw, "\nOBJECT\tNAMESPACE\tADMISSION\tDETAIL")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", strings.ToLower(r.kind), r.name, r.namespace, r.outcome, r.detail)
+		name := strings.ToLower(r.kind) + "/" + r.name
+		if r.note != "" {
+			name += " (" + r.note + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, r.namespace, r.admission, r.detail)
 		for _, warning := range r.warnings {
 			fmt.Fprintf(tw, "\t\t  warning\t%s\n", warning)
 		}
 		if r.audit != "" {
 			fmt.Fprintf(tw, "\t\t  audit log\t%s\n", r.audit)
+		}
+		if r.running != "" {
+			fmt.Fprintf(tw, "\t\t  on the node\t%s\n", r.running)
 		}
 	}
 	_ = tw.Flush()
@@ -240,7 +501,7 @@ func printResults(w io.Writer, results []result) {
 
 // auditVerdict reads the validating webhook's audit annotations for an
 // admitted object and reports a decision that was not acted on (audit mode).
-func auditVerdict(cp *framework.ControlPlane, r result) string {
+func auditVerdict(cp *framework.ControlPlane, r *result) string {
 	resource := strings.ToLower(r.kind) + "s"
 	key := framework.ValidatingWebhookName + "/"
 	for range 20 {
