@@ -130,3 +130,17 @@ func explicitProfiles(spec *corev1.PodSpec, specPath *field.Path, only func(name
 func hasControllerOwner(meta *metav1.ObjectMeta) bool {
 	return metav1.GetControllerOfNoCopy(meta) != nil
 }
+
+// PodSpecPointer returns the JSON pointer of the pod spec inside a supported
+// object ("/spec", "/spec/template/spec", "/spec/jobTemplate/spec/template/spec",
+// "/template/spec"), and false for an object the engine does not evaluate.
+func PodSpecPointer(obj runtime.Object) (string, bool) {
+	src, ok := extractPodSource(obj)
+	if !ok {
+		return "", false
+	}
+	if src.pointer == "" { // a ReplicationController without a template
+		return "/spec/template/spec", true
+	}
+	return src.pointer, true
+}

@@ -11,8 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 )
 
 type podTweak func(*corev1.Pod)
@@ -60,7 +61,7 @@ type verdict struct {
 var (
 	warnOnce    sync.Once
 	warnClient  client.Client
-	warnHandler = &warnings{}
+	warnHandler *framework.Warnings
 )
 
 // tryPod creates the pod with dryRun=All and collects the API server's
@@ -68,15 +69,13 @@ var (
 func tryPod(t *testing.T, p *corev1.Pod) verdict {
 	t.Helper()
 	warnOnce.Do(func() {
-		cfg := rest.CopyConfig(cp.Config)
-		cfg.WarningHandlerWithContext = warnHandler
 		var err error
-		warnClient, err = client.New(cfg, client.Options{Scheme: k8s.Scheme()})
+		warnClient, warnHandler, err = framework.ClientWithWarnings(cp.Config)
 		require.NoError(t, err)
 	})
-	warnHandler.take()
+	warnHandler.Take()
 	err := warnClient.Create(context.Background(), p, client.DryRunAll)
-	return verdict{err: err, warnings: warnHandler.take()}
+	return verdict{err: err, warnings: warnHandler.Take()}
 }
 
 // eventuallyAdmitted waits until the pod is admitted with exactly the given
@@ -113,26 +112,6 @@ func nilIfEmpty(s []string) []string {
 		return nil
 	}
 	return s
-}
-
-// warnings collects the API server's warnings for one client.
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, text)
-}
-
-func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.msgs
-	w.msgs = nil
-	return out
 }
 
 func mustNoError(t *testing.T, err error) {

@@ -3,7 +3,6 @@ package webhook_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,33 +69,10 @@ func initLevel(typ corev1.SeccompProfileType) podTweak {
 	}
 }
 
-// warnings collects the API server's warnings for one client.
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, text)
-}
-
-func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.msgs
-	w.msgs = nil
-	return out
-}
-
 // warningClient is a client whose warnings the test reads.
-func warningClient(t *testing.T) (client.Client, *warnings) {
+func warningClient(t *testing.T) (client.Client, *framework.Warnings) {
 	t.Helper()
-	w := &warnings{}
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.WarningHandlerWithContext = w
-	c, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
+	c, w, err := framework.ClientWithWarnings(cp.Config)
 	require.NoError(t, err)
 	return c, w
 }

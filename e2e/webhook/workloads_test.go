@@ -119,7 +119,7 @@ func TestWorkloads(t *testing.T) {
 		c, w := warningClient(t)
 		d.Labels = map[string]string{"touched": "yes"}
 		require.NoError(t, c.Update(ctx, d), "a label change on a non-compliant Deployment succeeds")
-		assert.Equal(t, []string{fmt.Sprintf(`spec.template.spec.containers[1].securityContext.seccompProfile.type: "Unconfined" is forbidden in namespace %q (UnconfinedForbidden); remove it or use RuntimeDefault [already present before this update, so not denied]`, ns)}, w.take())
+		assert.Equal(t, []string{fmt.Sprintf(`spec.template.spec.containers[1].securityContext.seccompProfile.type: "Unconfined" is forbidden in namespace %q (UnconfinedForbidden); remove it or use RuntimeDefault [already present before this update, so not denied]`, ns)}, w.Take())
 		d.Finalizers = nil
 		require.NoError(t, c.Update(ctx, d), "removing a finalizer succeeds")
 

@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -28,13 +27,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/policy"
-	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
 func main() {
@@ -297,32 +294,10 @@ func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
 	return nil
 }
 
-type warningCollector struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warningCollector) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, text)
-}
-
-func (w *warningCollector) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.msgs
-	w.msgs = nil
-	return out
-}
-
 // apply creates every object of one YAML file, as kubectl create would, and
 // records what admission did to each.
 func (d *demo) apply(ctx context.Context, file string) ([]*result, error) {
-	warn := &warningCollector{}
-	cfg := rest.CopyConfig(d.c.Config)
-	cfg.WarningHandlerWithContext = warn
-	c, err := client.New(cfg, client.Options{Scheme: webhook.Scheme()})
+	c, warn, err := framework.ClientWithWarnings(d.c.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +310,7 @@ func (d *demo) apply(ctx context.Context, file string) ([]*result, error) {
 		r := &result{kind: obj.GetKind(), namespace: obj.GetNamespace(), name: obj.GetName()}
 		before := profileOf(obj)
 		err := c.Create(ctx, obj)
-		r.warnings = warn.take()
+		r.warnings = warn.Take()
 		switch {
 		case err == nil && obj.GetKind() == "Namespace":
 			continue

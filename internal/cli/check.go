@@ -4,9 +4,6 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/seccomp-guard/seccomp-guard/internal/manifest"
@@ -102,26 +99,14 @@ func (r *Result) DefaultedField() string {
 
 // podSpecPointer is where the pod spec of a workload is.
 func podSpecPointer(obj runtime.Object) string {
-	switch obj.(type) {
-	case *corev1.Pod:
-		return "/spec"
-	case *batchv1.CronJob:
-		return "/spec/jobTemplate/spec/template/spec"
-	case *corev1.PodTemplate:
-		return "/template/spec"
-	}
-	return "/spec/template/spec"
+	p, _ := policy.PodSpecPointer(obj)
+	return p
 }
 
 // evaluated reports whether the policy evaluates objects of this type.
 func evaluated(obj runtime.Object) bool {
-	switch obj.(type) {
-	case *corev1.Pod, *corev1.ReplicationController, *corev1.PodTemplate,
-		*appsv1.Deployment, *appsv1.ReplicaSet, *appsv1.StatefulSet, *appsv1.DaemonSet,
-		*batchv1.Job, *batchv1.CronJob:
-		return true
-	}
-	return false
+	_, ok := policy.PodSpecPointer(obj)
+	return ok
 }
 
 // Check evaluates every object of files as a CREATE request.
