@@ -414,17 +414,17 @@ func (c *Cluster) stop() error {
 		c.containerIDs = containerIDs([]string{c.Dir})
 	}
 	if c.kubelet != nil {
-		note("stopping the kubelet", c.kubelet.stop(30*time.Second))
+		note("stopping the kubelet", c.kubelet.StopWithin(30*time.Second))
 	}
 	if c.containerd != nil {
 		if exited, _ := c.containerd.Exited(); !exited {
 			note("removing containers", c.removeContainers())
 		}
-		note("stopping containerd", c.containerd.stop(30*time.Second))
+		note("stopping containerd", c.containerd.StopWithin(30*time.Second))
 	}
 	for _, p := range []*component{c.scheduler, c.controllers} {
 		if p != nil {
-			note("stopping "+p.Name, p.stop(20*time.Second))
+			note("stopping "+p.Name, p.StopWithin(20*time.Second))
 		}
 	}
 	if c.Dir != "" {

@@ -41,7 +41,9 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Process is a seccomp-guard subcommand running as a child process, its
+var errKilled = errors.New("killed")
+
+// Process is a program (a seccomp-guard subcommand, a cluster component) running as a child process, its
 // output going to a log file that is kept for a failed test.
 type Process struct {
 	Name    string
@@ -62,7 +64,10 @@ func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group: a Ctrl-C in the terminal reaches only the test
+	// process, whose signal handler then stops everything in order. Killed
+	// if the test process dies without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
@@ -105,8 +110,19 @@ func (p *Process) Signal(sig os.Signal, timeout time.Duration) error {
 	case <-time.After(timeout):
 		_ = p.Cmd.Process.Kill()
 		<-p.done
-		return fmt.Errorf("%s did not exit within %s of %s; killed", p.Name, timeout, sig)
+		return fmt.Errorf("%s did not exit within %s of %s: %w", p.Name, timeout, sig, errKilled)
 	}
+}
+
+// StopWithin sends SIGTERM and waits up to timeout, then SIGKILLs. How the
+// process exits on SIGTERM does not matter (kube-scheduler exits 1); an error
+// means it had to be killed.
+func (p *Process) StopWithin(timeout time.Duration) error {
+	err := p.Signal(syscall.SIGTERM, timeout)
+	if errors.Is(err, errKilled) {
+		return err
+	}
+	return nil
 }
 
 // Stop ends the process: SIGTERM, then SIGKILL after 20 s.
