@@ -113,13 +113,10 @@ func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
 		return policy.ProfileLookup{}
 	}
 	entry, found := ix.byPath[profilePath][nodeName]
-	hb := ix.heartbeats[nodeName]
-	if hb.IsZero() {
-		// No heartbeat observed: the agent has never renewed its Lease.
-		// Report it as last seen at the epoch so it counts as stale.
-		hb = time.Unix(1, 0)
-	}
-	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, Found: found, Profile: entry}
+	hb, seen := ix.heartbeats[nodeName]
+	// Without an observed Lease renewal the agent may never have run (or
+	// its Lease was deleted): the inventory cannot be trusted.
+	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: !seen, Found: found, Profile: entry}
 }
 
 // Heartbeat returns when the node's agent was last observed renewing its Lease.

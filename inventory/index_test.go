@@ -181,9 +181,9 @@ func TestIndexHeartbeats(t *testing.T) {
 		want    time.Time // the heartbeat Profile reports
 	}{
 		{
-			name:  "no Lease yet: counts as last seen at the epoch, so stale",
+			name:  "no Lease yet: no heartbeat, so unknown",
 			lease: func() {},
-			want:  time.Unix(1, 0),
+			want:  time.Time{},
 		},
 		{
 			name:    "Lease added: seen now, whatever its renewTime says",
@@ -218,12 +218,12 @@ func TestIndexHeartbeats(t *testing.T) {
 			want:    newClock().t.Add(time.Minute + 20*time.Second),
 		},
 		{
-			name:    "Lease deleted: stale again",
+			name:    "Lease deleted: unknown again",
 			advance: 10 * time.Second,
 			lease: func() {
 				ix.deleteLease(toolscache.DeletedFinalStateUnknown{Obj: testLease(leaseNS, LeaseName("node-a"), time.Time{})}, leaseNS)
 			},
-			want: time.Unix(1, 0),
+			want: time.Time{},
 		},
 		{
 			name:    "recreated with the old renewTime: a new Lease is a heartbeat",
@@ -236,7 +236,9 @@ func TestIndexHeartbeats(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			clk.advance(s.advance)
 			s.lease()
-			assert.Equal(t, s.want, ix.Profile("node-a", webProfile.Path).Heartbeat)
+			l := ix.Profile("node-a", webProfile.Path)
+			assert.Equal(t, s.want, l.Heartbeat)
+			assert.Equal(t, s.want.IsZero(), l.NoHeartbeat, "NoHeartbeat")
 		})
 	}
 	got, ok := ix.Heartbeat("node-a")

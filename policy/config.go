@@ -48,9 +48,12 @@ func DefaultPolicy() *Policy {
 
 // Compile applies defaults to a ClusterSeccompPolicy (nil means the built-in
 // defaults) and validates what the CRD schema cannot: the globs of
-// allowedProfiles. It returns the errors with their field paths; the policy
-// it returns alongside errors ignores the broken entries so the webhook can
-// keep serving.
+// allowedProfiles, and a Localhost default outside them. It returns the
+// errors with their field paths, and alongside them a policy the webhook can
+// keep serving: broken globs are kept and match nothing (failing closed), a
+// Localhost default outside allowedProfiles is kept (its pods are then
+// denied, with the message), and invalid enum values or durations fall back
+// to their defaults.
 func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 	p := &Policy{
 		DefaultMode:          DefaultMode,
@@ -124,8 +127,8 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 		errs = append(errs, field.NotSupported(lhPath.Child("unknownNodes"), lh.UnknownNodes, []string{"Deny", "Warn", "Allow"}))
 	}
 	if lh.StaleAfter != nil {
-		if lh.StaleAfter.Duration <= 0 {
-			errs = append(errs, field.Invalid(lhPath.Child("staleAfter"), lh.StaleAfter.Duration.String(), "must be positive, e.g. 5m"))
+		if lh.StaleAfter.Duration < time.Second {
+			errs = append(errs, field.Invalid(lhPath.Child("staleAfter"), lh.StaleAfter.Duration.String(), "must be at least 1s, e.g. 5m"))
 		} else {
 			p.StaleAfter = lh.StaleAfter.Duration
 		}

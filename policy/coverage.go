@@ -52,6 +52,8 @@ func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string,
 		switch {
 		case !l.HasInventory:
 			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no inventory"})
+		case l.NoHeartbeat:
+			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no heartbeat from its agent"})
 		case !l.Heartbeat.IsZero() && now.Sub(l.Heartbeat) > p.StaleAfter:
 			c.unknown = append(c.unknown, nodeFinding{node: node, detail: fmt.Sprintf("agent last seen %s ago", now.Sub(l.Heartbeat).Round(time.Second))})
 		case !l.Found:
@@ -127,7 +129,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
 			vs = append(vs, violation(ReasonInventoryUnknown, unknownMsg()))
 		} else {
-			unknownWarning("admitted because spec.localhost.unknownNodes is Warn")
+			unknownWarning("not held against the pod because spec.localhost.unknownNodes is Warn")
 		}
 	} else {
 		// nodeCoverage Any, and some node has it (or may have it).

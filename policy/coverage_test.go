@@ -209,7 +209,7 @@ func TestCoverage(t *testing.T) {
 			name:         "no inventory, unknownNodes Warn",
 			view:         viewWith(withoutInventory(everywhere(), "node-b"), nil),
 			req:          create(localhostPod(selector("zone", "b")), enforce),
-			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on the only node this pod can run on: node-b (no inventory); admitted because spec.localhost.unknownNodes is Warn`},
+			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on the only node this pod can run on: node-b (no inventory); not held against the pod because spec.localhost.unknownNodes is Warn`},
 			wantAllowed:  true,
 		},
 		{
@@ -230,7 +230,7 @@ func TestCoverage(t *testing.T) {
 			name:         "stale heartbeat makes the node unknown",
 			view:         viewWith(everywhere(), map[string]time.Time{"node-a": testNow.Add(-10 * time.Minute), "node-e": testNow.Add(-time.Minute)}),
 			req:          create(localhostPod(selector("zone", "a")), enforce),
-			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on 1 of 2 nodes this pod can run on: node-a (agent last seen 10m0s ago); admitted because spec.localhost.unknownNodes is Warn`},
+			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on 1 of 2 nodes this pod can run on: node-a (agent last seen 10m0s ago); not held against the pod because spec.localhost.unknownNodes is Warn`},
 			wantAllowed:  true,
 		},
 		{

@@ -117,7 +117,7 @@ func TestCompile(t *testing.T) {
 		{
 			name:     "bad coverage and unknown nodes and staleAfter",
 			spec:     v1alpha1.ClusterSeccompPolicySpec{Localhost: v1alpha1.LocalhostPolicy{NodeCoverage: "Most", UnknownNodes: "Maybe", StaleAfter: &metav1.Duration{}}},
-			wantErrs: []string{`spec.localhost.nodeCoverage: Unsupported value: "Most": supported values: "All", "Any", "Off"`, `spec.localhost.unknownNodes: Unsupported value: "Maybe": supported values: "Deny", "Warn", "Allow"`, `spec.localhost.staleAfter: Invalid value: "0s": must be positive, e.g. 5m`},
+			wantErrs: []string{`spec.localhost.nodeCoverage: Unsupported value: "Most": supported values: "All", "Any", "Off"`, `spec.localhost.unknownNodes: Unsupported value: "Maybe": supported values: "Deny", "Warn", "Allow"`, `spec.localhost.staleAfter: Invalid value: "0s": must be at least 1s, e.g. 5m`},
 		},
 	}
 	for _, tc := range tests {

@@ -26,6 +26,9 @@ type ProfileLookup struct {
 	// Heartbeat is when the node's agent was last seen alive. The zero time
 	// means the view does not track liveness and the inventory counts as fresh.
 	Heartbeat time.Time
+	// NoHeartbeat is true when the view tracks liveness but has never seen
+	// the node's agent renew its Lease: the inventory is unknown.
+	NoHeartbeat bool
 	// Found is true when the inventory lists the path.
 	Found bool
 	// Profile is the inventory's entry for the path when Found.

@@ -127,8 +127,9 @@ type Decision struct {
 	Defaulted string `json:"defaulted,omitempty"`
 	// Violations are the broken rules that count against this request (after the ratchet).
 	Violations []Violation `json:"violations,omitempty"`
-	// Warnings are for the user whatever the mode: drift, unknown nodes,
-	// pre-existing violations kept by the ratchet, legacy annotations.
+	// Warnings are drift, unknown nodes, pre-existing violations kept by the
+	// ratchet, legacy annotations: returned to the user in warn and enforce,
+	// recorded in the "warnings" audit annotation in every mode.
 	Warnings []string `json:"warnings,omitempty"`
 	// AuditAnnotations go into AdmissionResponse.auditAnnotations.
 	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`

@@ -129,7 +129,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 		cond.Status = metav1.ConditionFalse
 		cond.Reason = "InvalidSpec"
-		cond.Message = fmt.Sprintf("generation %d is served without the broken entries; fix them: %s", obj.Generation, strings.Join(msgs, "; "))
+		cond.Message = fmt.Sprintf("generation %d is served, but it has problems (broken globs match nothing; invalid values fall back to their defaults); fix them: %s", obj.Generation, strings.Join(msgs, "; "))
 	}
 	patch := client.MergeFrom(obj.DeepCopy())
 	generationChanged := obj.Status.ObservedGeneration != obj.Generation

@@ -318,7 +318,7 @@ func TestCheckCommand(t *testing.T) {
 			name:     "--inventory without --policy warns about unknown nodes",
 			args:     []string{"check", "--inventory", "testdata/inventory/nodes.yaml", "--inventory", "testdata/inventory/inventories.yaml", "--inventory", "testdata/inventory/leases.json", "testdata/small/stale.yaml"},
 			wantCode: exitOK,
-			wantStdout: "testdata/small/stale.yaml:13 Pod/shop/batch: warning: spec.securityContext.seccompProfile.localhostProfile: \"profiles/audit.json\" could not be checked on the only node this pod can run on: node-c (agent last seen 15m0s ago); admitted because spec.localhost.unknownNodes is Warn\n" +
+			wantStdout: "testdata/small/stale.yaml:13 Pod/shop/batch: warning: spec.securityContext.seccompProfile.localhostProfile: \"profiles/audit.json\" could not be checked on the only node this pod can run on: node-c (agent last seen 15m0s ago); not held against the pod because spec.localhost.unknownNodes is Warn\n" +
 				kubeletLease + leaseNow + "checked 1 object in 1 file (namespace mode enforce): 1 admitted, 0 denied, 0 skipped; 0 defaulted\n",
 		},
 		{

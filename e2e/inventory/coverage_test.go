@@ -198,7 +198,7 @@ func TestStoppedAgent(t *testing.T) {
 	require.NoError(t, v.err, "unknownNodes Warn admits")
 	require.Len(t, v.warnings, 1)
 	assert.Regexp(t, `^`+regexp.QuoteMeta(fld+`"operator/spo.json" could not be checked on the only node this pod can run on: node-c (agent last seen `)+
-		`\d+s`+regexp.QuoteMeta(` ago); admitted because spec.localhost.unknownNodes is Warn`)+`$`, v.warnings[0])
+		`\d+s`+regexp.QuoteMeta(` ago); not held against the pod because spec.localhost.unknownNodes is Warn`)+`$`, v.warnings[0])
 
 	require.NoError(t, startAgent(n, "agent-node-c-restarted"))
 	eventuallyAdmitted(t, p)
