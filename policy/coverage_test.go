@@ -343,3 +343,18 @@ func (panickingView) Nodes() []*corev1.Node { panic("Nodes called") }
 func (panickingView) Profile(string, string) ProfileLookup {
 	panic("Profile called")
 }
+
+// noHeartbeatView has an inventory for every node but has never seen an agent Lease.
+type noHeartbeatView struct{ NodeView }
+
+func (v noHeartbeatView) Profile(node, path string) ProfileLookup {
+	l := v.NodeView.Profile(node, path)
+	l.NoHeartbeat = true
+	return l
+}
+
+func TestCoverageWithoutHeartbeat(t *testing.T) {
+	p := compile(t, coveragePolicy(v1alpha1.NodeCoverageAll, v1alpha1.UnknownNodesDeny))
+	d := Evaluate(p, noHeartbeatView{viewWith(everywhere(), nil)}, create(localhostPod(pinned("node-a")), namespace("enforce")))
+	assert.Equal(t, []string{fld + `"profiles/p.json" cannot be checked on the only node this pod can run on: node-a (no heartbeat from its agent) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`}, d.Messages())
+}
