@@ -117,7 +117,7 @@ node-deps: ## Install containerd, runc and busybox-static from Debian if missing
 	fi
 
 .PHONY: test-e2e
-test-e2e: controlplane ## Run the e2e tests: real kube-apiserver, the real binary, one package at a time.
+test-e2e: controlplane $(HELM) ## Run the e2e tests: real kube-apiserver, the real binary, one package at a time.
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s $(GO) test -count=1 -p 1 -timeout 30m ./e2e/...
 
 .PHONY: demo
