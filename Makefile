@@ -72,7 +72,7 @@ test-unit: ## Run unit tests (no API server) with the race detector.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Check formatting (gofmt), go vet and golangci-lint.
+lint: $(GOLANGCI_LINT) $(HELM) ## Check formatting (gofmt), go vet, golangci-lint and helm lint.
 	@unformatted="$$(gofmt -l $(GOFMT_FILES))"; \
 	if [ -n "$$unformatted" ]; then \
 		echo "error: these files are not gofmt-formatted (run 'gofmt -w' on them):" >&2; \
@@ -81,6 +81,7 @@ lint: $(GOLANGCI_LINT) ## Check formatting (gofmt), go vet and golangci-lint.
 	fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	$(HELM) lint --strict charts/seccomp-guard
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code (api/) and CRDs (charts/seccomp-guard/crds).
