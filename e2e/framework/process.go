@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -114,6 +115,18 @@ func (p *Process) Signal(sig os.Signal, timeout time.Duration) error {
 	}
 }
 
+// Wait waits up to timeout for the process to exit on its own and returns how it exited.
+func (p *Process) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.waited
+	case <-time.After(timeout):
+		return fmt.Errorf("%s did not exit within %s", p.Name, timeout)
+	}
+}
+
 // StopWithin sends SIGTERM and waits up to timeout, then SIGKILLs. How the
 // process exits on SIGTERM does not matter (kube-scheduler exits 1); an error
 // means it had to be killed.
@@ -136,6 +149,8 @@ func (p *Process) Log() string {
 	return string(b)
 }
 
+var webhookCount atomic.Int32
+
 // Webhook is a running `seccomp-guard webhook`.
 type Webhook struct {
 	*Process
@@ -153,7 +168,13 @@ func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs .
 	if err != nil {
 		return nil, err
 	}
-	w := &Webhook{CA: ca, CertDir: filepath.Join(cp.Dir, "webhook-certs")}
+	// The first webhook of a control plane logs to webhook.log; more
+	// instances get their own names, logs and certificates.
+	name := "webhook"
+	if n := webhookCount.Add(1); n > 1 {
+		name = fmt.Sprintf("webhook-%d", n)
+	}
+	w := &Webhook{CA: ca, CertDir: filepath.Join(cp.Dir, name+"-certs")}
 	if _, err := ca.WriteServingCert(w.CertDir); err != nil {
 		return nil, err
 	}
@@ -171,7 +192,7 @@ func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs .
 		"--inventory-namespace", "seccomp-guard",
 		"--graceful-shutdown-timeout", "10s",
 	}, extraArgs...)
-	if w.Process, err = StartProcess(cp.Dir, "webhook", bin, args...); err != nil {
+	if w.Process, err = StartProcess(cp.Dir, name, bin, args...); err != nil {
 		return nil, err
 	}
 	if err := w.WaitReady(ctx, 60*time.Second); err != nil {
