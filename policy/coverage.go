@@ -38,11 +38,36 @@ var allowingActions = map[string]bool{"SCMP_ACT_ALLOW": true, "SCMP_ACT_LOG": tr
 type nodeFinding struct {
 	node   string
 	detail string // reason for invalid, defaultAction, or why unknown
-	digest string
 }
 
 type coverage struct {
-	ok, missing, invalid, allowByDefault, unknown []nodeFinding
+	missing, invalid, allowByDefault, unknown []nodeFinding
+	// ok nodes are only counted, and grouped by digest for the drift
+	// warning with at most maxNamedNodes names each: a pod that fits a
+	// thousand nodes must not copy a thousand entries.
+	ok       int
+	byDigest map[string]*digestGroup
+}
+
+type digestGroup struct {
+	named []nodeFinding
+	count int
+}
+
+func (c *coverage) addOK(node, digest string) {
+	c.ok++
+	if c.byDigest == nil {
+		c.byDigest = make(map[string]*digestGroup, 1)
+	}
+	g := c.byDigest[digest]
+	if g == nil {
+		g = &digestGroup{}
+		c.byDigest[digest] = g
+	}
+	g.count++
+	if len(g.named) < maxNamedNodes {
+		g.named = append(g.named, nodeFinding{node: node})
+	}
 }
 
 func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) coverage {
@@ -63,7 +88,7 @@ func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string,
 		case p.RejectAllowByDefault && allowingActions[l.Profile.DefaultAction]:
 			c.allowByDefault = append(c.allowByDefault, nodeFinding{node: node, detail: l.Profile.DefaultAction})
 		default:
-			c.ok = append(c.ok, nodeFinding{node: node, digest: l.Profile.SHA256})
+			c.addOK(node, l.Profile.SHA256)
 		}
 	}
 	return c
@@ -115,7 +140,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 	}
 
 	deny := p.NodeCoverage == v1alpha1.NodeCoverageAll ||
-		(len(c.ok) == 0 && (len(c.unknown) == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
+		(c.ok == 0 && (len(c.unknown) == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
 	if deny {
 		if len(c.missing) > 0 {
 			vs = append(vs, violation(ReasonProfileMissing, missingMsg()))
@@ -133,8 +158,8 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 		}
 	} else {
 		// nodeCoverage Any, and some node has it (or may have it).
-		why := fmt.Sprintf("admitted because spec.localhost.nodeCoverage is Any and %s it; pods placed on the others fail with CreateContainerError", haveIt(len(c.ok)))
-		if len(c.ok) == 0 {
+		why := fmt.Sprintf("admitted because spec.localhost.nodeCoverage is Any and %s it; pods placed on the others fail with CreateContainerError", haveIt(c.ok))
+		if c.ok == 0 {
 			why = "admitted because spec.localhost.nodeCoverage is Any and the unknown nodes may have it"
 		}
 		for _, msg := range []struct {
@@ -148,7 +173,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 		unknownWarning("admitted because spec.localhost.nodeCoverage is Any")
 	}
 
-	if drift := driftWarning(c.ok); drift != "" {
+	if drift := driftWarning(c.byDigest); drift != "" {
 		ws = append(ws, fmt.Sprintf("%s: %q differs across nodes (profile drift): %s; pods behave differently depending on where they run", fld, profilePath, drift))
 	}
 	return vs, ws
@@ -191,11 +216,7 @@ func nodeList(fs []nodeFinding, details bool) string {
 }
 
 // driftWarning describes differing digests among ok nodes, or "".
-func driftWarning(ok []nodeFinding) string {
-	byDigest := map[string][]nodeFinding{}
-	for _, f := range ok {
-		byDigest[f.digest] = append(byDigest[f.digest], f)
-	}
+func driftWarning(byDigest map[string]*digestGroup) string {
 	if len(byDigest) < 2 {
 		return ""
 	}
@@ -213,7 +234,17 @@ func driftWarning(ok []nodeFinding) string {
 		if short == "" {
 			short = "unknown"
 		}
-		parts = append(parts, fmt.Sprintf("sha256 %s on %s", short, nodeList(byDigest[d], false)))
+		g := byDigest[d]
+		parts = append(parts, fmt.Sprintf("sha256 %s on %s", short, countedList(g.named, g.count)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// countedList names the given nodes and counts the rest of total.
+func countedList(named []nodeFinding, total int) string {
+	list := nodeList(named, false)
+	if total > len(named) {
+		list += fmt.Sprintf(", and %d more", total-len(named))
+	}
+	return list
 }

@@ -358,3 +358,20 @@ func TestCoverageWithoutHeartbeat(t *testing.T) {
 	d := Evaluate(p, noHeartbeatView{viewWith(everywhere(), nil)}, create(localhostPod(pinned("node-a")), namespace("enforce")))
 	assert.Equal(t, []string{fld + `"profiles/p.json" cannot be checked on the only node this pod can run on: node-a (no heartbeat from its agent) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`}, d.Messages())
 }
+
+func TestDriftNamesAtMostFiveNodesPerDigest(t *testing.T) {
+	var nodes []*corev1.Node
+	var invs []*v1alpha1.NodeSeccompInventory
+	for i := range 8 {
+		name := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, node(name, nil))
+		digest := "aaaa"
+		if i == 7 {
+			digest = "bbbb"
+		}
+		invs = append(invs, inventory(name, validProfile(prof, digest)))
+	}
+	d := Evaluate(compile(t, nil), NewStaticNodeView(nodes, invs, nil), create(localhostPod(), namespace("enforce")))
+	assert.Empty(t, d.Violations)
+	assert.Equal(t, []string{fld + `"profiles/p.json" differs across nodes (profile drift): sha256 aaaa on n0, n1, n2, n3, n4, and 2 more; sha256 bbbb on n7; pods behave differently depending on where they run`}, d.Warnings)
+}

@@ -37,7 +37,7 @@ func (f fixedPolicy) Current() *policy.Policy { return f.p }
 
 var podGVK = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
 
-func podRequest(t *testing.T, ns string, sp *corev1.SeccompProfile) admission.Request {
+func podRequest(t testing.TB, ns string, sp *corev1.SeccompProfile) admission.Request {
 	t.Helper()
 	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
