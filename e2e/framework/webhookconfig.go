@@ -21,7 +21,9 @@ const (
 	ValidatingWebhookName = "validate.seccomp-guard.io"
 )
 
-func rules() []admissionregistrationv1.RuleWithOperations {
+// WebhookRules are the resources and operations both webhooks receive; the
+// chart must register the same (e2e/chart checks it).
+func WebhookRules() []admissionregistrationv1.RuleWithOperations {
 	rule := func(group string, ops []admissionregistrationv1.OperationType, resources ...string) admissionregistrationv1.RuleWithOperations {
 		scope := admissionregistrationv1.NamespacedScope
 		return admissionregistrationv1.RuleWithOperations{
@@ -67,7 +69,7 @@ func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) err
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:                    MutatingWebhookName,
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.MutatePath), CABundle: w.CA.CertPEM},
-			Rules:                   rules(),
+			Rules:                   WebhookRules(),
 			NamespaceSelector:       namespaceSelector(),
 			FailurePolicy:           &fail,
 			MatchPolicy:             &equivalent,
@@ -82,7 +84,7 @@ func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) err
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    ValidatingWebhookName,
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.ValidatePath), CABundle: w.CA.CertPEM},
-			Rules:                   rules(),
+			Rules:                   WebhookRules(),
 			NamespaceSelector:       namespaceSelector(),
 			FailurePolicy:           &fail,
 			MatchPolicy:             &equivalent,

@@ -40,7 +40,7 @@ func agentAs(t *testing.T, node string) client.Client {
 // checks that an agent's identity cannot write another node's inventory or Lease.
 func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	ctx := context.Background()
-	rendered, err := framework.RenderChart("sg", releaseNamespace)
+	rendered, err := framework.RenderChart("sg", releaseNamespace, nil)
 	require.NoError(t, err)
 	var objs []*unstructured.Unstructured
 	for _, o := range rendered {

@@ -1,0 +1,144 @@
+{{/*
+Names. The full name is the release name when it already contains the chart
+name ("seccomp-guard"), else "<release>-seccomp-guard"; every object is named
+after it, with a component suffix where there is more than one of a kind.
+*/}}
+{{- define "seccomp-guard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "seccomp-guard.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "seccomp-guard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The webhook's Deployment, Service and ServiceAccount. */}}
+{{- define "seccomp-guard.webhook.name" -}}
+{{- printf "%s-webhook" (include "seccomp-guard.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The agent's DaemonSet (its ServiceAccount is agent.serviceAccount.name). */}}
+{{- define "seccomp-guard.agent.name" -}}
+{{- printf "%s-agent" (include "seccomp-guard.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Labels: include with (dict "ctx" $ "component" "webhook").
+*/}}
+{{- define "seccomp-guard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "seccomp-guard.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "seccomp-guard.labels" -}}
+{{ include "seccomp-guard.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: seccomp-guard
+helm.sh/chart: {{ include "seccomp-guard.chart" .ctx }}
+{{- end -}}
+
+{{- define "seccomp-guard.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) -}}
+{{- end -}}
+
+{{/* The Secret with the webhook's serving certificate (tls.crt, tls.key). */}}
+{{- define "seccomp-guard.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "secret" -}}
+{{- .Values.certificates.secret.name -}}
+{{- else -}}
+{{- printf "%s-webhook-tls" (include "seccomp-guard.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Annotations of both webhook configurations: cert-manager's cainjector writes
+the CA of the serving Certificate into their caBundle.
+*/}}
+{{- define "seccomp-guard.webhookConfigAnnotations" -}}
+{{- if eq .Values.certificates.mode "cert-manager" -}}
+annotations:
+  cert-manager.io/inject-ca-from: {{ printf "%s/%s-webhook-tls" .Release.Namespace (include "seccomp-guard.fullname" .) }}
+{{- end -}}
+{{- end -}}
+
+{{/* clientConfig of a webhook: include with (dict "ctx" $ "path" "/mutate"). */}}
+{{- define "seccomp-guard.clientConfig" -}}
+clientConfig:
+  service:
+    name: {{ include "seccomp-guard.webhook.name" .ctx }}
+    namespace: {{ .ctx.Release.Namespace }}
+    path: {{ .path }}
+    port: 443
+  {{- if eq .ctx.Values.certificates.mode "secret" }}
+  caBundle: {{ .ctx.Values.certificates.secret.caBundle | b64enc }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+Which namespaces the webhooks see. kube-system, kube-node-lease and the
+release namespace are always left out, so that the cluster and seccomp-guard
+itself can recover while the webhook is down.
+*/}}
+{{- define "seccomp-guard.namespaceSelector" -}}
+namespaceSelector:
+  matchExpressions:
+  {{- if eq .Values.mode "opt-in" }}
+  - key: seccomp-guard.io/mode
+    operator: In
+    values: [enforce, warn, audit]
+  {{- else }}
+  - key: seccomp-guard.io/mode
+    operator: NotIn
+    values: [disabled]
+  {{- end }}
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values:
+    {{- range (concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludedNamespaces | uniq) }}
+    - {{ . | quote }}
+    {{- end }}
+{{- end -}}
+
+{{/* What the webhooks intercept: pods and every workload with a pod template. */}}
+{{- define "seccomp-guard.webhookRules" -}}
+rules:
+- apiGroups: [""]
+  apiVersions: ["v1"]
+  operations: ["CREATE"]
+  resources: ["pods"]
+  scope: Namespaced
+- apiGroups: [""]
+  apiVersions: ["v1"]
+  operations: ["UPDATE"]
+  resources: ["pods/ephemeralcontainers"]
+  scope: Namespaced
+- apiGroups: [""]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["replicationcontrollers", "podtemplates"]
+  scope: Namespaced
+- apiGroups: ["apps"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["deployments", "replicasets", "statefulsets", "daemonsets"]
+  scope: Namespaced
+- apiGroups: ["batch"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["jobs", "cronjobs"]
+  scope: Namespaced
+{{- end -}}

@@ -1,0 +1,513 @@
+package chart_test
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/policy"
+	"github.com/seccomp-guard/seccomp-guard/webhook"
+)
+
+const testCA = "-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
+
+// secretMode provides the serving certificate in a Secret.
+var secretMode = []any{
+	"certificates.mode", "secret",
+	"certificates.secret.name", "my-tls",
+	"certificates.secret.caBundle", testCA,
+}
+
+// wantRules is what the e2e suites register.
+var wantRules = framework.WebhookRules
+
+func TestDefaults(t *testing.T) {
+	objs := render(t, nil)
+
+	t.Run("objects", func(t *testing.T) {
+		assert.ElementsMatch(t, []string{
+			"ServiceAccount sg-seccomp-guard-webhook",
+			"ServiceAccount seccomp-guard-agent",
+			"ClusterRole sg-seccomp-guard-webhook",
+			"ClusterRoleBinding sg-seccomp-guard-webhook",
+			"Role sg-seccomp-guard-webhook",
+			"RoleBinding sg-seccomp-guard-webhook",
+			"ClusterRole sg-seccomp-guard-agent",
+			"ClusterRoleBinding sg-seccomp-guard-agent",
+			"Role sg-seccomp-guard-agent",
+			"RoleBinding sg-seccomp-guard-agent",
+			"Service sg-seccomp-guard-webhook",
+			"Deployment sg-seccomp-guard-webhook",
+			"PodDisruptionBudget sg-seccomp-guard-webhook",
+			"DaemonSet sg-seccomp-guard-agent",
+			"Issuer sg-seccomp-guard-selfsigned",
+			"Certificate sg-seccomp-guard-ca",
+			"Issuer sg-seccomp-guard-ca",
+			"Certificate sg-seccomp-guard-webhook-tls",
+			"MutatingWebhookConfiguration sg-seccomp-guard",
+			"ValidatingWebhookConfiguration sg-seccomp-guard",
+			"ValidatingAdmissionPolicy sg-agent-own-node",
+			"ValidatingAdmissionPolicyBinding sg-agent-own-node",
+			"ClusterSeccompPolicy default",
+		}, kindNames(objs))
+	})
+
+	t.Run("namespaced objects are in the release namespace", func(t *testing.T) {
+		for _, o := range objs {
+			switch o.GetKind() {
+			case "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+				"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterSeccompPolicy":
+				assert.Empty(t, o.GetNamespace(), "%s %s is cluster-scoped", o.GetKind(), o.GetName())
+			default:
+				assert.Equal(t, namespace, o.GetNamespace(), "%s %s", o.GetKind(), o.GetName())
+			}
+		}
+	})
+
+	t.Run("mutating webhook", func(t *testing.T) {
+		cfg := get[admissionregistrationv1.MutatingWebhookConfiguration](t, objs, "MutatingWebhookConfiguration", fullname)
+		require.Len(t, cfg.Webhooks, 1)
+		w := cfg.Webhooks[0]
+		assert.Equal(t, framework.MutatingWebhookName, w.Name)
+		assert.Equal(t, &admissionregistrationv1.ServiceReference{
+			Namespace: namespace, Name: fullname + "-webhook", Path: new(webhook.MutatePath), Port: new(int32(443)),
+		}, w.ClientConfig.Service)
+		assert.Equal(t, wantRules(), w.Rules)
+		assert.Equal(t, new(admissionregistrationv1.Ignore), w.FailurePolicy)
+		assert.Equal(t, new(admissionregistrationv1.Equivalent), w.MatchPolicy)
+		assert.Equal(t, new(admissionregistrationv1.SideEffectClassNone), w.SideEffects)
+		assert.Equal(t, new(int32(3)), w.TimeoutSeconds)
+		assert.Equal(t, []string{"v1"}, w.AdmissionReviewVersions)
+		assert.Equal(t, new(admissionregistrationv1.IfNeededReinvocationPolicy), w.ReinvocationPolicy)
+	})
+
+	t.Run("validating webhook", func(t *testing.T) {
+		cfg := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
+		require.Len(t, cfg.Webhooks, 1)
+		w := cfg.Webhooks[0]
+		assert.Equal(t, framework.ValidatingWebhookName, w.Name)
+		assert.Equal(t, &admissionregistrationv1.ServiceReference{
+			Namespace: namespace, Name: fullname + "-webhook", Path: new(webhook.ValidatePath), Port: new(int32(443)),
+		}, w.ClientConfig.Service)
+		assert.Equal(t, wantRules(), w.Rules)
+		assert.Equal(t, new(admissionregistrationv1.Fail), w.FailurePolicy)
+		assert.Equal(t, new(admissionregistrationv1.Equivalent), w.MatchPolicy)
+		assert.Equal(t, new(admissionregistrationv1.SideEffectClassNone), w.SideEffects)
+		assert.Equal(t, new(int32(5)), w.TimeoutSeconds)
+		assert.Equal(t, []string{"v1"}, w.AdmissionReviewVersions)
+	})
+
+	t.Run("webhook deployment", func(t *testing.T) {
+		d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+		assert.Equal(t, new(int32(2)), d.Spec.Replicas)
+		pod := d.Spec.Template.Spec
+		assert.Equal(t, fullname+"-webhook", pod.ServiceAccountName)
+		assert.Equal(t, &corev1.PodSecurityContext{
+			RunAsNonRoot: new(true), RunAsUser: new(int64(65532)), RunAsGroup: new(int64(65532)),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		}, pod.SecurityContext)
+		require.Len(t, pod.Containers, 1)
+		c := pod.Containers[0]
+		assert.Equal(t, "ghcr.io/seccomp-guard/seccomp-guard:0.1.0", c.Image)
+		assert.Equal(t, []string{
+			"webhook",
+			"--port=9443",
+			"--cert-dir=/etc/seccomp-guard/tls",
+			"--metrics-bind-address=:8080",
+			"--health-probe-bind-address=:8081",
+			"--leader-elect",
+			"--leader-election-namespace=" + namespace,
+			"--inventory-namespace=" + namespace,
+			"--tls-min-version=1.2",
+			"--graceful-shutdown-timeout=20s",
+			"--zap-log-level=info",
+		}, c.Args)
+		assert.Equal(t, []corev1.ContainerPort{
+			{Name: "webhook", ContainerPort: 9443, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
+			{Name: "healthz", ContainerPort: 8081, Protocol: corev1.ProtocolTCP},
+		}, c.Ports)
+		require.NotNil(t, c.ReadinessProbe)
+		assert.Equal(t, &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("healthz")}, c.ReadinessProbe.HTTPGet)
+		require.NotNil(t, c.LivenessProbe)
+		assert.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}, c.LivenessProbe.HTTPGet)
+		require.NotNil(t, c.Lifecycle)
+		require.NotNil(t, c.Lifecycle.PreStop)
+		assert.Equal(t, &corev1.SleepAction{Seconds: 5}, c.Lifecycle.PreStop.Sleep)
+		assert.Greater(t, *pod.TerminationGracePeriodSeconds, int64(5+20), "grace period covers preStop and draining")
+		assert.Equal(t, &corev1.SecurityContext{
+			RunAsNonRoot:             new(true),
+			ReadOnlyRootFilesystem:   new(true),
+			AllowPrivilegeEscalation: new(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		}, c.SecurityContext)
+		assert.NotEmpty(t, c.Resources.Requests)
+		assert.Equal(t, []corev1.VolumeMount{{Name: "tls", MountPath: "/etc/seccomp-guard/tls", ReadOnly: true}}, c.VolumeMounts)
+		require.Len(t, pod.TopologySpreadConstraints, 1)
+		spread := pod.TopologySpreadConstraints[0]
+		assert.Equal(t, "kubernetes.io/hostname", spread.TopologyKey)
+		assert.Equal(t, d.Spec.Selector, spread.LabelSelector)
+	})
+
+	t.Run("service", func(t *testing.T) {
+		svc := get[corev1.Service](t, objs, "Service", fullname+"-webhook")
+		d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+		assert.Equal(t, d.Spec.Selector.MatchLabels, svc.Spec.Selector)
+		require.NotEmpty(t, svc.Spec.Ports)
+		assert.Equal(t, corev1.ServicePort{Name: "https", Port: 443, TargetPort: intstr.FromString("webhook"), Protocol: corev1.ProtocolTCP}, svc.Spec.Ports[0])
+	})
+
+	t.Run("webhook rbac", func(t *testing.T) {
+		cr := get[rbacv1.ClusterRole](t, objs, "ClusterRole", fullname+"-webhook")
+		assert.Equal(t, []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"seccomp-guard.io"}, Resources: []string{"nodeseccompinventories", "clusterseccomppolicies"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"seccomp-guard.io"}, Resources: []string{"clusterseccomppolicies/status"}, Verbs: []string{"patch", "update"}},
+		}, cr.Rules)
+		role := get[rbacv1.Role](t, objs, "Role", fullname+"-webhook")
+		assert.Contains(t, role.Rules, rbacv1.PolicyRule{
+			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"},
+		})
+		crb := get[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", fullname+"-webhook")
+		assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: fullname + "-webhook", Namespace: namespace}}, crb.Subjects)
+	})
+
+	t.Run("agent rbac as docs/inventory.md section 7 lists it", func(t *testing.T) {
+		cr := get[rbacv1.ClusterRole](t, objs, "ClusterRole", fullname+"-agent")
+		assert.Equal(t, []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}},
+			{APIGroups: []string{"seccomp-guard.io"}, Resources: []string{"nodeseccompinventories"}, Verbs: []string{"get", "create", "patch"}},
+			{APIGroups: []string{"seccomp-guard.io"}, Resources: []string{"nodeseccompinventories/status"}, Verbs: []string{"patch"}},
+		}, cr.Rules)
+		role := get[rbacv1.Role](t, objs, "Role", fullname+"-agent")
+		assert.Equal(t, []rbacv1.PolicyRule{
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "patch"}},
+		}, role.Rules)
+		for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
+			o := find(objs, kind, fullname+"-agent")
+			require.NotNil(t, o, kind)
+			subjects, _, _ := unstructuredSlice(o.Object, "subjects")
+			assert.Equal(t, []any{map[string]any{"kind": "ServiceAccount", "name": "seccomp-guard-agent", "namespace": namespace}}, subjects, kind)
+		}
+	})
+}
+
+func TestNamespaceSelector(t *testing.T) {
+	system := func(extra ...string) metav1.LabelSelectorRequirement {
+		return metav1.LabelSelectorRequirement{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+			Values: append([]string{"kube-system", "kube-node-lease", namespace}, extra...),
+		}
+	}
+	optIn := metav1.LabelSelectorRequirement{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{"enforce", "warn", "audit"}}
+	clusterWide := metav1.LabelSelectorRequirement{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}}
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   []metav1.LabelSelectorRequirement
+	}{
+		{name: "default is opt-in", want: []metav1.LabelSelectorRequirement{optIn, system()}},
+		{name: "opt-in", values: values("mode", "opt-in"), want: []metav1.LabelSelectorRequirement{optIn, system()}},
+		{name: "cluster-wide", values: values("mode", "cluster-wide"), want: []metav1.LabelSelectorRequirement{clusterWide, system()}},
+		{
+			name:   "extra excluded namespaces, duplicates dropped",
+			values: values("mode", "cluster-wide", "excludedNamespaces", []string{"monitoring", "kube-system", "ingress"}),
+			want:   []metav1.LabelSelectorRequirement{clusterWide, system("monitoring", "ingress")},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, objs, "MutatingWebhookConfiguration", fullname)
+			v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
+			assert.Equal(t, &metav1.LabelSelector{MatchExpressions: tc.want}, m.Webhooks[0].NamespaceSelector, "mutating")
+			assert.Equal(t, &metav1.LabelSelector{MatchExpressions: tc.want}, v.Webhooks[0].NamespaceSelector, "validating")
+		})
+	}
+}
+
+func TestCertificates(t *testing.T) {
+	certManagerObjects := []string{
+		"Issuer " + fullname + "-selfsigned",
+		"Certificate " + fullname + "-ca",
+		"Issuer " + fullname + "-ca",
+		"Certificate " + fullname + "-webhook-tls",
+	}
+	tests := []struct {
+		name           string
+		values         map[string]any
+		wantCertMgr    bool
+		wantAnnotation string
+		wantCABundle   []byte
+		wantSecret     string
+	}{
+		{
+			name:           "cert-manager by default",
+			wantCertMgr:    true,
+			wantAnnotation: namespace + "/" + fullname + "-webhook-tls",
+			wantSecret:     fullname + "-webhook-tls",
+		},
+		{
+			name:         "secret",
+			values:       values(secretMode...),
+			wantCABundle: []byte(testCA),
+			wantSecret:   "my-tls",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			names := kindNames(objs)
+			for _, want := range certManagerObjects {
+				if tc.wantCertMgr {
+					assert.Contains(t, names, want)
+				} else {
+					assert.NotContains(t, names, want)
+				}
+			}
+			m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, objs, "MutatingWebhookConfiguration", fullname)
+			v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
+			for what, c := range map[string]struct {
+				meta     metav1.ObjectMeta
+				caBundle []byte
+			}{
+				"mutating":   {m.ObjectMeta, m.Webhooks[0].ClientConfig.CABundle},
+				"validating": {v.ObjectMeta, v.Webhooks[0].ClientConfig.CABundle},
+			} {
+				assert.Equal(t, tc.wantAnnotation, c.meta.Annotations["cert-manager.io/inject-ca-from"], what)
+				assert.Equal(t, tc.wantCABundle, c.caBundle, what)
+			}
+			d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+			require.Len(t, d.Spec.Template.Spec.Volumes, 1)
+			assert.Equal(t, tc.wantSecret, d.Spec.Template.Spec.Volumes[0].Secret.SecretName)
+			if tc.wantCertMgr {
+				cert := find(objs, "Certificate", fullname+"-webhook-tls")
+				dnsNames, _, _ := unstructuredSlice(cert.Object, "spec", "dnsNames")
+				assert.Contains(t, dnsNames, fullname+"-webhook."+namespace+".svc", "the name the API server dials")
+				secretName, _, _ := unstructuredString(cert.Object, "spec", "secretName")
+				assert.Equal(t, tc.wantSecret, secretName)
+				issuer, _, _ := unstructuredString(cert.Object, "spec", "issuerRef", "name")
+				assert.Equal(t, fullname+"-ca", issuer, "signed by the CA issuer")
+				isCA, _, _ := unstructuredBool(find(objs, "Certificate", fullname+"-ca").Object, "spec", "isCA")
+				assert.True(t, isCA)
+			}
+		})
+	}
+}
+
+func TestRefusedValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  map[string]any
+		wantErr string
+	}{
+		{
+			name:    "self-managed certificates are not implemented yet",
+			values:  values("certificates.mode", "self-managed"),
+			wantErr: "- at '/certificates/mode': value must be one of 'cert-manager', 'secret'",
+		},
+		{
+			name:    "secret mode without caBundle",
+			values:  values("certificates.mode", "secret", "certificates.secret.name", "my-tls"),
+			wantErr: "- at '/certificates/secret/caBundle': '' does not match pattern '-----BEGIN CERTIFICATE-----'",
+		},
+		{
+			name:    "secret mode with a base64 caBundle",
+			values:  values("certificates.mode", "secret", "certificates.secret.name", "my-tls", "certificates.secret.caBundle", base64.StdEncoding.EncodeToString([]byte(testCA))),
+			wantErr: "does not match pattern '-----BEGIN CERTIFICATE-----'",
+		},
+		{
+			name:    "secret mode without a Secret name",
+			values:  values("certificates.mode", "secret", "certificates.secret.caBundle", testCA),
+			wantErr: "- at '/certificates/secret/name': validation failed",
+		},
+		{
+			name:    "unknown namespace mode",
+			values:  values("mode", "everywhere"),
+			wantErr: "- at '/mode': value must be one of 'opt-in', 'cluster-wide'",
+		},
+		{
+			name:    "unknown failure policy",
+			values:  values("webhook.failurePolicy.validating", "fail"),
+			wantErr: "- at '/webhook/failurePolicy/validating': value must be one of 'Ignore', 'Fail'",
+		},
+		{
+			name:    "misspelt value",
+			values:  values("webhook.replicas", 3),
+			wantErr: "- at '/webhook': additional properties 'replicas' not allowed",
+		},
+		{
+			name:    "nodeCoverage unquoted Off",
+			values:  values("policy.spec.localhost.nodeCoverage", false),
+			wantErr: "- at '/policy/spec/localhost/nodeCoverage': got boolean, want string",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := helmTemplate(t, tc.values)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "values don't meet the specifications of the schema(s)")
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+}
+
+func TestPodDisruptionBudget(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  map[string]any
+		wantPDB bool
+	}{
+		{name: "two replicas by default", wantPDB: true},
+		{name: "one replica has none", values: values("webhook.replicaCount", 1)},
+		{name: "three replicas", values: values("webhook.replicaCount", 3), wantPDB: true},
+		{name: "turned off", values: values("webhook.podDisruptionBudget.enabled", false)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			if !tc.wantPDB {
+				assert.Nil(t, find(objs, "PodDisruptionBudget", fullname+"-webhook"))
+				return
+			}
+			pdb := get[policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", fullname+"-webhook")
+			assert.Equal(t, new(intstr.FromInt32(1)), pdb.Spec.MinAvailable)
+			d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+			assert.Equal(t, d.Spec.Selector, pdb.Spec.Selector)
+		})
+	}
+}
+
+func TestAgentDaemonSet(t *testing.T) {
+	tests := []struct {
+		name        string
+		values      map[string]any
+		wantSA      string
+		wantRoot    string
+		wantPrioity string
+	}{
+		{name: "defaults", wantSA: "seccomp-guard-agent", wantRoot: "/var/lib/kubelet/seccomp", wantPrioity: "system-node-critical"},
+		{
+			name:        "custom ServiceAccount, seccomp root and priority",
+			values:      values("agent.serviceAccount.name", "my-agent", "agent.seccompRoot", "/data/kubelet/seccomp", "agent.priorityClassName", ""),
+			wantSA:      "my-agent",
+			wantRoot:    "/data/kubelet/seccomp",
+			wantPrioity: "",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			ds := get[appsv1.DaemonSet](t, objs, "DaemonSet", fullname+"-agent")
+			pod := ds.Spec.Template.Spec
+			assert.Equal(t, tc.wantSA, pod.ServiceAccountName)
+			assert.NotNil(t, find(objs, "ServiceAccount", tc.wantSA))
+			assert.Equal(t, tc.wantPrioity, pod.PriorityClassName)
+			assert.Equal(t, []corev1.Toleration{{Operator: corev1.TolerationOpExists}}, pod.Tolerations, "every taint")
+			require.Len(t, pod.Containers, 1)
+			c := pod.Containers[0]
+			assert.Equal(t, []string{
+				"agent",
+				"--node-name=$(NODE_NAME)",
+				"--host-root=/host",
+				"--seccomp-root=" + tc.wantRoot,
+				"--namespace=" + namespace,
+				"--health-probe-bind-address=:8081",
+				"--resync=5m",
+				"--lease-duration=40s",
+				"--zap-log-level=info",
+			}, c.Args)
+			assert.Equal(t, []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"},
+			}}}, c.Env)
+			assert.Equal(t, &corev1.SecurityContext{
+				RunAsUser:                new(int64(0)),
+				RunAsNonRoot:             new(false),
+				ReadOnlyRootFilesystem:   new(true),
+				AllowPrivilegeEscalation: new(false),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}},
+				SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			}, c.SecurityContext)
+			assert.Equal(t, &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}, pod.SecurityContext.SeccompProfile)
+			require.NotNil(t, c.ReadinessProbe)
+			assert.Equal(t, &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("healthz")}, c.ReadinessProbe.HTTPGet)
+			require.NotNil(t, c.LivenessProbe)
+			assert.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}, c.LivenessProbe.HTTPGet)
+			assert.Equal(t, []corev1.ContainerPort{{Name: "healthz", ContainerPort: 8081, Protocol: corev1.ProtocolTCP}}, c.Ports)
+			propagation := corev1.MountPropagationHostToContainer
+			assert.Equal(t, []corev1.VolumeMount{{Name: "host", MountPath: "/host", ReadOnly: true, MountPropagation: &propagation}}, c.VolumeMounts)
+			assert.Equal(t, []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: "/", Type: new(corev1.HostPathDirectory)},
+			}}}, pod.Volumes)
+
+			// The admission policy restricts the same identity the DaemonSet runs as.
+			vap := find(objs, "ValidatingAdmissionPolicy", release+"-agent-own-node")
+			require.NotNil(t, vap)
+			conds, _, _ := unstructuredSlice(vap.Object, "spec", "matchConditions")
+			require.Len(t, conds, 1)
+			assert.Contains(t, conds[0].(map[string]any)["expression"], `"system:serviceaccount:`+namespace+`:`+tc.wantSA+`"`)
+		})
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		values   map[string]any
+		wantMode v1alpha1.Mode // "" when no policy is rendered
+	}{
+		{name: "opt-in leaves unlabelled namespaces alone", wantMode: v1alpha1.ModeDisabled},
+		{name: "cluster-wide enforces", values: values("mode", "cluster-wide"), wantMode: v1alpha1.ModeEnforce},
+		{name: "explicit defaultMode wins", values: values("mode", "cluster-wide", "policy.spec.defaultMode", "warn"), wantMode: v1alpha1.ModeWarn},
+		{name: "not created", values: values("policy.create", false)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			if tc.wantMode == "" {
+				assert.Nil(t, find(objs, "ClusterSeccompPolicy", v1alpha1.DefaultPolicyName))
+				return
+			}
+			p := get[v1alpha1.ClusterSeccompPolicy](t, objs, "ClusterSeccompPolicy", v1alpha1.DefaultPolicyName)
+			assert.Equal(t, tc.wantMode, p.Spec.DefaultMode)
+			assert.Equal(t, v1alpha1.ProfileTypeRuntimeDefault, p.Spec.DefaultProfile.Type)
+			assert.Equal(t, v1alpha1.NodeCoverageAll, p.Spec.Localhost.NodeCoverage)
+		})
+	}
+}
+
+func TestLabels(t *testing.T) {
+	tests := []struct {
+		name   string
+		values map[string]any
+	}{
+		{name: "defaults"},
+		{name: "cluster-wide with a Secret and one replica", values: values(append([]any{"mode", "cluster-wide", "webhook.replicaCount", 1}, secretMode...)...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, o := range render(t, tc.values) {
+				labels := o.GetLabels()
+				for _, key := range []string{
+					"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+					"app.kubernetes.io/managed-by", "app.kubernetes.io/component", "app.kubernetes.io/part-of",
+				} {
+					assert.NotEmpty(t, labels[key], "%s %s has no label %s", o.GetKind(), o.GetName(), key)
+				}
+				assert.Equal(t, release, labels["app.kubernetes.io/instance"], "%s %s", o.GetKind(), o.GetName())
+			}
+		})
+	}
+}

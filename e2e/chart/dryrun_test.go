@@ -1,0 +1,69 @@
+package chart_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+)
+
+// TestServerSideDryRun applies every rendered object with a server-side
+// dry run against a real kube-apiserver (with seccomp-guard's CRDs), so that
+// the API server's own validation catches schema mistakes in webhook
+// configurations, admission policies, RBAC, workloads and the policy object.
+// cert-manager's objects are left out: its CRDs are not installed.
+func TestServerSideDryRun(t *testing.T) {
+	if missing := framework.MissingAssets(); len(missing) > 0 {
+		skipOrFail(t, "control plane not built (missing "+strings.Join(missing, ", ")+"): run `make controlplane`")
+	}
+	helm(t) // skip before starting anything when helm is missing
+	cp, err := framework.StartControlPlane()
+	require.NoError(t, err)
+	t.Cleanup(cp.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
+
+	tests := []struct {
+		name   string
+		values map[string]any
+	}{
+		{name: "defaults"},
+		{name: "cluster-wide with a Secret, one replica", values: values(append([]any{
+			"mode", "cluster-wide", "webhook.replicaCount", 1, "excludedNamespaces", []string{"monitoring"},
+		}, secretMode...)...)},
+		{name: "Localhost default profile and every option", values: values(
+			"policy.spec.defaultMode", "audit",
+			"policy.spec.defaultProfile", map[string]any{"type": "Localhost", "localhostProfile": "profiles/default.json"},
+			"policy.spec.localhost.nodeCoverage", "Off",
+			"policy.spec.localhost.allowedProfiles", []string{"profiles/*"},
+			"webhook.topologySpreadConstraints", []any{},
+			"webhook.tolerations", []any{map[string]any{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}},
+			"webhook.priorityClassName", "system-cluster-critical",
+			"imagePullSecrets", []any{map[string]any{"name": "regcred"}},
+		)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			applied := 0
+			for _, obj := range render(t, tc.values) {
+				if obj.GroupVersionKind().Group == "cert-manager.io" {
+					continue
+				}
+				err := cp.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj),
+					client.DryRunAll, client.FieldOwner("chart-test"), client.ForceOwnership)
+				assert.NoError(t, err, "%s %s", obj.GetKind(), obj.GetName())
+				applied++
+			}
+			assert.Greater(t, applied, 10)
+		})
+	}
+}
