@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/certs"
 	"github.com/seccomp-guard/seccomp-guard/inventory"
 )
 
@@ -38,8 +41,11 @@ const (
 type Options struct {
 	// Port of the webhook server. Default 9443.
 	Port int
-	// CertDir holds tls.crt and tls.key, reloaded when they change.
+	// CertDir holds tls.crt and tls.key, reloaded when they change. Unused with Certificates.
 	CertDir string
+	// Certificates, when set, makes the webhook issue and rotate its own
+	// certificates (--cert-mode=self-managed) instead of reading CertDir.
+	Certificates *certs.Options
 	// MetricsBindAddress serves Prometheus metrics ("0" disables). Default ":8080".
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz. Default ":8081".
@@ -112,6 +118,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			c.NextProtos = []string{"http/1.1"}
 		}
 	}}
+	byObject := inventory.CacheByObject(opts.InventoryNamespace)
+	var source *certs.Source
+	if opts.Certificates != nil {
+		opts.Certificates.SetDefaults()
+		maps.Copy(byObject, certs.CacheByObject(*opts.Certificates))
+	}
+	webhookTLSOpts := tlsOpts
+	if opts.Certificates != nil {
+		// Instead of certwatcher. source is set below, before the server starts.
+		webhookTLSOpts = append(slices.Clone(tlsOpts), func(c *tls.Config) { c.GetCertificate = source.GetCertificate })
+	}
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                        scheme,
@@ -125,12 +142,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
 			Port:    opts.Port,
 			CertDir: opts.CertDir,
-			TLSOpts: tlsOpts,
+			TLSOpts: webhookTLSOpts,
 		}),
 		Cache: cache.Options{
 			// The request path must never start an informer and wait for it.
 			ReaderFailOnMissingInformer: true,
-			ByObject:                    inventory.CacheByObject(opts.InventoryNamespace),
+			ByObject:                    byObject,
 		},
 	})
 	if err != nil {
@@ -141,6 +158,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	for _, obj := range []client.Object{NewNamespaceMetadata(), &v1alpha1.ClusterSeccompPolicy{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+	}
+	if opts.Certificates != nil {
+		if source, err = setUpCertificates(ctx, mgr, *opts.Certificates); err != nil {
+			return err
 		}
 	}
 	index, err := inventory.NewIndex(ctx, mgr.GetCache(), opts.InventoryNamespace)
@@ -182,7 +204,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}); err != nil {
 		return err
 	}
-	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir,
+	if source != nil {
+		if err := mgr.AddReadyzCheck("certificate", source.Loaded); err != nil {
+			return err
+		}
+	}
+	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir, "selfManagedCerts", opts.Certificates != nil,
 		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2)
 	return mgr.Start(ctx)
+}
+
+// setUpCertificates serves the self-managed certificate on this replica and
+// adds the manager that issues it, which runs on the leader only.
+func setUpCertificates(ctx context.Context, mgr manager.Manager, opts certs.Options) (*certs.Source, error) {
+	logger := log.FromContext(ctx).WithName("certs")
+	source, err := certs.NewSource(ctx, mgr.GetCache(), opts.Secret, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&certs.Manager{Client: mgr.GetClient(), Informers: mgr.GetCache(), Options: opts, Log: logger}); err != nil {
+		return nil, fmt.Errorf("adding the certificate manager: %w", err)
+	}
+	return source, nil
 }

@@ -15,6 +15,7 @@ import (
 func newWebhookCommand() *cobra.Command {
 	var (
 		opts       webhook.Options
+		certFlags  certFlags
 		kubeconfig string
 		zapOpts    = zap.Options{}
 	)
@@ -29,6 +30,11 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 			if _, err := webhook.TLSVersion(opts.TLSMinVersion); err != nil {
 				return usageError{err: err}
 			}
+			certOpts, err := certFlags.options(cmd.Flags(), opts.InventoryNamespace)
+			if err != nil {
+				return err
+			}
+			opts.Certificates = certOpts
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
@@ -49,6 +55,7 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; the pod's namespace when empty.")
 	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", "seccomp-guard", "Namespace of the agents' heartbeat Leases (the release namespace).")
 	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", 0, "How long in-flight requests may drain after SIGTERM (default 30s).")
+	certFlags.bind(f)
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)
 	f.AddGoFlagSet(logFlags)

@@ -29,6 +29,9 @@ var secretMode = []any{
 	"certificates.secret.caBundle", testCA,
 }
 
+// selfManagedMode lets the webhook issue its own certificates.
+var selfManagedMode = []any{"certificates.mode", "self-managed"}
+
 // wantRules is what the e2e suites register.
 var wantRules = framework.WebhookRules
 
@@ -265,6 +268,12 @@ func TestCertificates(t *testing.T) {
 			wantCABundle: []byte(testCA),
 			wantSecret:   "my-tls",
 		},
+		{
+			// No volume: the webhook reads its Secret through the API and
+			// writes caBundle itself, so the chart leaves it empty.
+			name:   "self-managed",
+			values: values(selfManagedMode...),
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,8 +299,13 @@ func TestCertificates(t *testing.T) {
 				assert.Equal(t, tc.wantCABundle, c.caBundle, what)
 			}
 			d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
-			require.Len(t, d.Spec.Template.Spec.Volumes, 1)
-			assert.Equal(t, tc.wantSecret, d.Spec.Template.Spec.Volumes[0].Secret.SecretName)
+			if tc.wantSecret == "" {
+				assert.Empty(t, d.Spec.Template.Spec.Volumes)
+				assert.Empty(t, d.Spec.Template.Spec.Containers[0].VolumeMounts)
+			} else {
+				require.Len(t, d.Spec.Template.Spec.Volumes, 1)
+				assert.Equal(t, tc.wantSecret, d.Spec.Template.Spec.Volumes[0].Secret.SecretName)
+			}
 			if tc.wantCertMgr {
 				cert := find(objs, "Certificate", fullname+"-webhook-tls")
 				dnsNames, _, _ := unstructuredSlice(cert.Object, "spec", "dnsNames")
@@ -307,6 +321,66 @@ func TestCertificates(t *testing.T) {
 	}
 }
 
+func TestSelfManagedCertificates(t *testing.T) {
+	objs := render(t, values(append([]any{"certificates.selfManaged.duration", "720h", "certificates.selfManaged.renewBefore", "240h"}, selfManagedMode...)...))
+	svc := fullname + "-webhook." + namespace + ".svc"
+
+	t.Run("no cert-manager objects, no caBundle, no injection annotation", func(t *testing.T) {
+		for _, o := range objs {
+			assert.NotEqual(t, "cert-manager.io", o.GroupVersionKind().Group, "%s %s", o.GetKind(), o.GetName())
+		}
+		m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, objs, "MutatingWebhookConfiguration", fullname)
+		v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
+		assert.Empty(t, m.Annotations)
+		assert.Empty(t, v.Annotations)
+		assert.Empty(t, m.Webhooks[0].ClientConfig.CABundle)
+		assert.Empty(t, v.Webhooks[0].ClientConfig.CABundle)
+	})
+
+	t.Run("webhook arguments", func(t *testing.T) {
+		d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+		args := d.Spec.Template.Spec.Containers[0].Args
+		assert.Equal(t, []string{
+			"webhook",
+			"--port=9443",
+			"--cert-mode=self-managed",
+			"--cert-secret=" + namespace + "/" + fullname + "-webhook-tls",
+			"--cert-dns-names=" + svc + "," + svc + ".cluster.local",
+			"--webhook-config-name=" + fullname,
+			"--cert-validity=720h",
+			"--cert-renew-before=240h",
+		}, args[:8])
+		assert.NotContains(t, args, "--cert-dir=/etc/seccomp-guard/tls")
+		assert.Contains(t, args, "--leader-elect", "one writer at a time")
+	})
+
+	t.Run("rbac: the one Secret and the two configurations", func(t *testing.T) {
+		cr := get[rbacv1.ClusterRole](t, objs, "ClusterRole", fullname+"-webhook")
+		assert.Contains(t, cr.Rules, rbacv1.PolicyRule{
+			APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
+			ResourceNames: []string{fullname}, Verbs: []string{"get", "list", "watch", "patch", "update"},
+		})
+		role := get[rbacv1.Role](t, objs, "Role", fullname+"-webhook")
+		assert.Contains(t, role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}})
+		assert.Contains(t, role.Rules, rbacv1.PolicyRule{
+			APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{fullname + "-webhook-tls"},
+			Verbs: []string{"get", "list", "watch", "update", "patch"},
+		})
+	})
+
+	t.Run("other modes grant nothing on Secrets or configurations", func(t *testing.T) {
+		for _, v := range []map[string]any{nil, values(secretMode...)} {
+			objs := render(t, v)
+			for _, rule := range get[rbacv1.Role](t, objs, "Role", fullname+"-webhook").Rules {
+				assert.NotContains(t, rule.Resources, "secrets")
+			}
+			for _, rule := range get[rbacv1.ClusterRole](t, objs, "ClusterRole", fullname+"-webhook").Rules {
+				assert.NotContains(t, rule.APIGroups, "admissionregistration.k8s.io")
+			}
+		}
+	})
+}
+
 func TestRefusedValues(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -314,9 +388,14 @@ func TestRefusedValues(t *testing.T) {
 		wantErr string
 	}{
 		{
-			name:    "self-managed certificates are not implemented yet",
-			values:  values("certificates.mode", "self-managed"),
-			wantErr: "- at '/certificates/mode': value must be one of 'cert-manager', 'secret'",
+			name:    "unknown certificates mode",
+			values:  values("certificates.mode", "vault"),
+			wantErr: "- at '/certificates/mode': value must be one of 'cert-manager', 'secret', 'self-managed'",
+		},
+		{
+			name:    "self-managed with a bad duration",
+			values:  values("certificates.mode", "self-managed", "certificates.selfManaged.duration", "90d"),
+			wantErr: "- at '/certificates/selfManaged/duration': '90d' does not match pattern",
 		},
 		{
 			name:    "secret mode without caBundle",

@@ -40,6 +40,7 @@ func TestServerSideDryRun(t *testing.T) {
 		{name: "cluster-wide with a Secret, one replica", values: values(append([]any{
 			"mode", "cluster-wide", "webhook.replicaCount", 1, "excludedNamespaces", []string{"monitoring"},
 		}, secretMode...)...)},
+		{name: "self-managed certificates", values: values(selfManagedMode...)},
 		{name: "Localhost default profile and every option", values: values(
 			"policy.spec.defaultMode", "audit",
 			"policy.spec.defaultProfile", map[string]any{"type": "Localhost", "localhostProfile": "profiles/default.json"},

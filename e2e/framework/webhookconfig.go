@@ -55,7 +55,13 @@ func namespaceSelector() *metav1.LabelSelector {
 
 // InstallWebhookConfigs registers the mutating and validating webhooks,
 // pointing at w, both failing closed so that a broken webhook fails the test.
+// Without w.CA (self-managed certificates) the caBundle is left empty for
+// the webhook to fill in.
 func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) error {
+	var caBundle []byte
+	if w.CA != nil {
+		caBundle = w.CA.CertPEM
+	}
 	url := func(path string) *string {
 		u := fmt.Sprintf("https://127.0.0.1:%d%s", w.Port, path)
 		return &u
@@ -68,7 +74,7 @@ func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) err
 		ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:                    MutatingWebhookName,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.MutatePath), CABundle: w.CA.CertPEM},
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.MutatePath), CABundle: caBundle},
 			Rules:                   WebhookRules(),
 			NamespaceSelector:       namespaceSelector(),
 			FailurePolicy:           &fail,
@@ -83,7 +89,7 @@ func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) err
 		ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    ValidatingWebhookName,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.ValidatePath), CABundle: w.CA.CertPEM},
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.ValidatePath), CABundle: caBundle},
 			Rules:                   WebhookRules(),
 			NamespaceSelector:       namespaceSelector(),
 			FailurePolicy:           &fail,
