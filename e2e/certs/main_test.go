@@ -7,9 +7,7 @@ package certs_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,68 +35,30 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: func() []*framework.Process {
+		if wh == nil || wh.Process == nil {
+			return nil
+		}
+		return []*framework.Process{wh.Process}
+	}}))
 }
 
-func run(m *testing.M) int {
-	if missing := framework.MissingAssets(); len(missing) > 0 {
-		msg := fmt.Sprintf("control plane not built (missing %s): run `make controlplane`", strings.Join(missing, ", "))
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "FAIL: "+msg)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "SKIP: "+msg)
-		return 0
-	}
-	ctx := context.Background()
-	var err error
-	if cp, err = framework.StartControlPlane(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	keep := false
-	defer func() {
-		if keep {
-			fmt.Fprintf(os.Stderr, "logs kept in %s (webhook.log, audit.log)\n", cp.Dir)
-			_ = cp.Env.Stop()
-			return
-		}
-		cp.Stop()
-	}()
-	k8s = cp.Client
+// setUp creates the webhook configurations with an empty caBundle, as the
+// chart installs them, then starts the webhook in self-managed mode.
+func setUp(ctx context.Context, c *framework.ControlPlane) error {
+	cp, k8s = c, c.Client
 	bin, err := framework.BuildBinary(cp.Dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: releaseNamespace}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	// The configurations exist first, with an empty caBundle, as the chart
-	// installs them.
 	if wh, err = framework.NewWebhookPorts(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	if err := framework.InstallWebhookConfigs(ctx, k8s, wh); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	if err := wh.StartSelfManaged(ctx, cp, bin, releaseNamespace, secretName, shortLifetimes...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		keep = true
-		return 1
-	}
-	defer func() { _ = wh.Stop() }()
-	code := m.Run()
-	if code != 0 {
-		keep = true
-	}
-	if err := wh.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the webhook did not exit cleanly on SIGTERM: %v\n", err)
-		keep = true
-		return 1
-	}
-	return code
+	return wh.StartSelfManaged(ctx, cp, bin, releaseNamespace, secretName, shortLifetimes...)
 }

@@ -92,87 +92,34 @@ func cluster() []*testNode {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: processes}))
 }
 
-func run(m *testing.M) (code int) {
-	if missing := framework.MissingAssets(); len(missing) > 0 {
-		msg := fmt.Sprintf("control plane not built (missing %s): run `make controlplane`", strings.Join(missing, ", "))
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "FAIL: "+msg)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "SKIP: "+msg)
-		return 0
-	}
-	ctx := context.Background()
-	var err error
-	if cp, err = framework.StartControlPlane(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	keep := false
-	defer func() {
-		if keep {
-			fmt.Fprintf(os.Stderr, "logs kept in %s:\n", cp.Dir)
-			logs, _ := filepath.Glob(filepath.Join(cp.Dir, "*.log"))
-			for _, l := range logs {
-				fmt.Fprintf(os.Stderr, "  %s\n", l)
-			}
-			_ = cp.Env.Stop()
-			return
-		}
-		cp.Stop()
-	}()
-	fail := func(err error) int {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		keep = true
-		return 1
-	}
-	k8s = cp.Client
+// setUp creates the Nodes, starts the webhook and one agent per node, and
+// registers the webhook.
+func setUp(ctx context.Context, c *framework.ControlPlane) (err error) {
+	cp, k8s = c, c.Client
 	if bin, err = framework.BuildBinary(cp.Dir); err != nil {
-		return fail(err)
+		return err
 	}
 	if err := setUpCluster(ctx); err != nil {
-		return fail(err)
+		return err
 	}
 	if wh, err = framework.StartWebhook(ctx, cp, bin); err != nil {
-		return fail(err)
+		return err
 	}
-	defer func() { _ = wh.Stop() }()
 	for _, n := range nodes {
 		if err := startAgent(n, "agent-"+n.name); err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	defer func() {
-		for _, n := range nodes {
-			if n.agent != nil {
-				_ = n.agent.Stop()
-			}
-		}
-	}()
 	if err := framework.InstallWebhookConfigs(ctx, k8s, wh); err != nil {
-		return fail(err)
+		return err
 	}
-	if err := waitReady(ctx); err != nil {
-		return fail(err)
-	}
-
-	code = m.Run()
-	if code != 0 {
-		keep = true
-	}
-	// SIGTERM: every process exits cleanly.
-	for _, p := range processes() {
-		if err := p.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: %s did not exit cleanly on SIGTERM: %v\n", p.Name, err)
-			keep, code = true, 1
-		}
-	}
-	return code
+	return waitReady(ctx)
 }
 
+// processes are the webhook and the agents running now.
 func processes() []*framework.Process {
 	var ps []*framework.Process
 	if wh != nil {

@@ -26,66 +26,28 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: func() []*framework.Process {
+		if wh == nil {
+			return nil
+		}
+		return []*framework.Process{wh.Process}
+	}}))
 }
 
-func run(m *testing.M) int {
-	if missing := framework.MissingAssets(); len(missing) > 0 {
-		msg := fmt.Sprintf("control plane not built (missing %s): run `make controlplane`", strings.Join(missing, ", "))
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "FAIL: "+msg)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "SKIP: "+msg)
-		return 0
-	}
-	ctx := context.Background()
-	var err error
-	if cp, err = framework.StartControlPlane(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	keep := false
-	defer func() {
-		if keep {
-			fmt.Fprintf(os.Stderr, "logs kept in %s (webhook.log, audit.log)\n", cp.Dir)
-			_ = cp.Env.Stop()
-			return
-		}
-		cp.Stop()
-	}()
-	k8s = cp.Client
+// setUp starts the real webhook binary and registers it.
+func setUp(ctx context.Context, c *framework.ControlPlane) error {
+	cp, k8s = c, c.Client
 	bin, err := framework.BuildBinary(cp.Dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	if wh, err = framework.StartWebhook(ctx, cp, bin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		keep = true
-		return 1
+		return err
 	}
-	defer func() { _ = wh.Stop() }()
 	if err := framework.InstallWebhookConfigs(ctx, k8s, wh); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	if err := waitWebhookActive(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err, "\n", wh.Log())
-		keep = true
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		keep = true
-	}
-	// SIGTERM: the webhook drains and exits cleanly.
-	if err := wh.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the webhook did not exit cleanly on SIGTERM: %v\n", err)
-		keep = true
-		return 1
-	}
-	return code
+	return waitWebhookActive(ctx)
 }
 
 // waitWebhookActive waits until the API server calls the webhook: a dry-run
