@@ -80,6 +80,7 @@ that a per-node agent keeps current.`,
 	root.AddCommand(newWebhookCommand())
 	root.AddCommand(newInventoryCommand())
 	root.AddCommand(newAgentCommand())
+	root.AddCommand(newNativePoliciesCommand())
 	return root
 }
 

@@ -1,0 +1,160 @@
+package native
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The CEL of the native policies. Every expression mirrors one function of
+// policy/ and names it; the parity test (e2e/native) runs both on one corpus.
+
+// podSpecExpr is the pod spec inside root (object or oldObject), null when the
+// object has none (a ReplicationController without a template). policy/objects.go extractPodSource.
+func podSpecExpr(root string) string {
+	r := root
+	return fmt.Sprintf(`(%[1]s == null ? null : %[1]s.kind == 'Pod' ? %[1]s.spec : `+
+		`%[1]s.kind == 'PodTemplate' ? (has(%[1]s.template) && has(%[1]s.template.spec) ? %[1]s.template.spec : null) : `+
+		`%[1]s.kind == 'CronJob' ? %[1]s.spec.jobTemplate.spec.template.spec : `+
+		`(has(%[1]s.spec.template) && has(%[1]s.spec.template.spec) ? %[1]s.spec.template.spec : null))`, r)
+}
+
+// podMetaExpr is the pod's or template's metadata ({} when absent).
+func podMetaExpr(root string) string {
+	return fmt.Sprintf(`(%[1]s == null ? {} : %[1]s.kind == 'Pod' ? %[1]s.metadata : `+
+		`%[1]s.kind == 'PodTemplate' ? (has(%[1]s.template) && has(%[1]s.template.metadata) ? %[1]s.template.metadata : {}) : `+
+		`%[1]s.kind == 'CronJob' ? (has(%[1]s.spec.jobTemplate.spec.template.metadata) ? %[1]s.spec.jobTemplate.spec.template.metadata : {}) : `+
+		`(has(%[1]s.spec.template) && has(%[1]s.spec.template.metadata) ? %[1]s.spec.template.metadata : {}))`, root)
+}
+
+// localhostProblemExpr is policy/localhost_path.go localhostPathProblem for
+// the string expression x.
+func localhostProblemExpr(x string) string {
+	return fmt.Sprintf(`(%[1]s == '' ? 'is empty' : %[1]s.startsWith('/') ? 'is absolute' : %[1]s.split('/').exists(e, e == '..') ? 'contains ".."' : '')`, x)
+}
+
+// cleanExpr is path.Clean for a relative path without ".." elements (the
+// only paths it is applied to).
+func cleanExpr(x string) string {
+	return fmt.Sprintf(`(%[1]s.split('/').filter(e, e != '' && e != '.').join('/') == '' ? '.' : %[1]s.split('/').filter(e, e != '' && e != '.').join('/'))`, x)
+}
+
+// quote is Go's %q for strings without quotes, backslashes or control
+// characters (see docs/native.md, known differences).
+func quote(x string) string { return `'"' + ` + x + ` + '"'` }
+
+// variable is one named CEL variable.
+type variable struct{ name, expr string }
+
+// commonVariables are shared by the mutating and the validating policies.
+func commonVariables() []variable {
+	return []variable{
+		{"isPod", `request.kind.kind == 'Pod'`},
+		{"subResource", `has(request.subResource) ? request.subResource : ''`},
+		{"spec", podSpecExpr("object")},
+		{"podMeta", podMetaExpr("object")},
+		{"specPath", `object.kind == 'Pod' ? 'spec' : object.kind == 'PodTemplate' ? 'template.spec' : object.kind == 'CronJob' ? 'spec.jobTemplate.spec.template.spec' : 'spec.template.spec'`},
+		{"pointer", `object.kind == 'Pod' ? '/spec' : object.kind == 'PodTemplate' ? '/template/spec' : object.kind == 'CronJob' ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec'`},
+		{"nsName", `namespaceObject.metadata.name`},
+		{"nsLabels", `has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {}`},
+		{"nsAnnotations", `has(namespaceObject.metadata.annotations) ? namespaceObject.metadata.annotations : {}`},
+		// params == null: no ClusterSeccompPolicy "default"; the built-in defaults apply (policy/config.go Compile(nil)).
+		{"ps", `params != null && has(params.spec) ? params.spec : {}`},
+		{"exempt", `has(variables.ps.exemptions) ? variables.ps.exemptions : {}`},
+		// policy/mode.go namespaceMode.
+		{"mode", `'seccomp-guard.io/mode' in variables.nsLabels ? ` +
+			`(variables.nsLabels['seccomp-guard.io/mode'] in ['disabled', 'audit', 'warn', 'enforce'] ? variables.nsLabels['seccomp-guard.io/mode'] : 'enforce') : ` +
+			`(has(variables.ps.defaultMode) && variables.ps.defaultMode in ['disabled', 'audit', 'warn', 'enforce'] ? variables.ps.defaultMode : 'disabled')`},
+		// policy/skip.go skipReason (operations, subresources and pod UPDATE are in matchConstraints and matchConditions).
+		{"skip", `variables.mode == 'disabled' ||
+(!variables.isPod && has(variables.ps.workloads) && variables.ps.workloads == false) ||
+(has(variables.exempt.namespaces) && variables.nsName in variables.exempt.namespaces) ||
+(request.userInfo.username != '' && has(variables.exempt.usernames) && request.userInfo.username in variables.exempt.usernames) ||
+variables.spec == null ||
+(has(variables.spec.runtimeClassName) && has(variables.exempt.runtimeClassNames) && variables.spec.runtimeClassName in variables.exempt.runtimeClassNames) ||
+(has(variables.spec.os) && has(variables.spec.os.name) && variables.spec.os.name == 'windows')`},
+		// policy/defaulting.go needsDefault.
+		{"oldSpec", `request.operation == 'UPDATE' ? ` + podSpecExpr("oldObject") + ` : null`},
+		{"needsDefault", `!(has(variables.spec.securityContext) && has(variables.spec.securityContext.seccompProfile)) &&
+variables.subResource == '' &&
+!(!variables.isPod && has(object.metadata.ownerReferences) && object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)) &&
+(request.operation == 'CREATE' ||
+ (request.operation == 'UPDATE' && (variables.oldSpec == null || variables.oldSpec != variables.spec || ` + podMetaExpr("oldObject") + ` != variables.podMeta)))`},
+		// policy/defaulting.go defaultProfile: the namespace annotation, else spec.defaultProfile, else RuntimeDefault.
+		{"dpSet", `'seccomp-guard.io/default-profile' in variables.nsAnnotations`},
+		{"dpValue", `variables.dpSet ? variables.nsAnnotations['seccomp-guard.io/default-profile'].trim() : ''`},
+		{"dpPath", `variables.dpValue.startsWith('localhost/') ? variables.dpValue.substring(10) : ''`},
+		{"dpProblem", `!variables.dpSet || variables.dpValue == 'RuntimeDefault' ? '' :
+variables.dpValue.startsWith('localhost/') ? (` + localhostProblemExpr("variables.dpPath") + ` == '' ? '' : 'names a path that ' + ` + localhostProblemExpr("variables.dpPath") + `) :
+variables.dpValue.lowerAscii() == 'unconfined' ? 'would make pods Unconfined, which is forbidden' :
+'is neither "RuntimeDefault" nor "localhost/<path>"'`},
+		{"paramsProfile", `has(variables.ps.defaultProfile) && has(variables.ps.defaultProfile.type) && variables.ps.defaultProfile.type == 'Localhost' &&
+has(variables.ps.defaultProfile.localhostProfile) && ` + localhostProblemExpr("variables.ps.defaultProfile.localhostProfile") + ` == '' ?
+{'type': 'Localhost', 'localhostProfile': ` + cleanExpr("variables.ps.defaultProfile.localhostProfile") + `} : {'type': 'RuntimeDefault'}`},
+		{"defaultProfile", `!variables.dpSet ? variables.paramsProfile :
+variables.dpValue == 'RuntimeDefault' ? {'type': 'RuntimeDefault'} :
+{'type': 'Localhost', 'localhostProfile': ` + cleanExpr("variables.dpPath") + `}`},
+	}
+}
+
+// mutationExpr is the JSONPatch of policy/defaulting.go defaultPatches, for
+// modes warn and enforce.
+const mutationExpr = `!variables.skip && variables.mode in ['warn', 'enforce'] && variables.needsDefault && variables.dpProblem == '' ?
+  (has(variables.spec.securityContext) ?
+    [JSONPatch{op: 'add', path: variables.pointer + '/securityContext/seccompProfile', value: variables.defaultProfile}] :
+    [JSONPatch{op: 'add', path: variables.pointer + '/securityContext', value: {'seccompProfile': variables.defaultProfile}}]) :
+  []`
+
+// placesExpr is policy/objects.go explicitProfiles over spec (a variable
+// name), with field paths below specPath; only is a CEL predicate on a
+// container c (true for all).
+func placesExpr(spec, only string, podLevel string) string {
+	sp := func(c string) string {
+		return fmt.Sprintf(`has(%[1]s.securityContext) && has(%[1]s.securityContext.seccompProfile)`, c)
+	}
+	entry := func(c, name, pth string) string {
+		prof := c + ".securityContext.seccompProfile"
+		return fmt.Sprintf(`{'c': %s, 'p': %s, 't': string(%s.type), 'lp': has(%s.localhostProfile) ? string(%s.localhostProfile) : ''}`, name, pth, prof, prof, prof)
+	}
+	list := func(field string) string {
+		return fmt.Sprintf(`(has(%[1]s.%[2]s) ? %[1]s.%[2]s.transformList(i, c, %[3]s && (%[4]s), %[5]s) : [])`,
+			spec, field, sp("c"), only,
+			entry("c", "string(c.name)", fmt.Sprintf(`variables.specPath + '.%s[' + string(i) + '].securityContext.seccompProfile'`, field)))
+	}
+	pod := fmt.Sprintf(`(%s && %s ? [%s] : [])`, podLevel, sp(spec),
+		entry(spec, "''", `variables.specPath + '.securityContext.seccompProfile'`))
+	return "(" + strings.Join([]string{pod, list("initContainers"), list("containers"), list("ephemeralContainers")}, " +\n") + ")"
+}
+
+// violationsExpr turns a list of places into violations {k: ratchet key, m:
+// message}, in the engine's order: every UnconfinedForbidden
+// (policy/unconfined.go), then every InvalidLocalhostPath
+// (policy/localhost_path.go).
+func violationsExpr(places string) string {
+	ns := quote("variables.nsName")
+	unconfined := fmt.Sprintf(`%s.filter(p, p.t == 'Unconfined').map(p, {'k': 'UnconfinedForbidden|' + p.c + '|Unconfined', 'm': p.p + '.type: "Unconfined" is forbidden in namespace ' + %s + ' (UnconfinedForbidden); remove it or use RuntimeDefault'})`, places, ns)
+	lh := fmt.Sprintf(`%s.filter(p, p.t == 'Localhost' && %s != '').map(p, {'k': 'InvalidLocalhostPath|' + p.c + '|' + p.lp, 'm': p.p + '.localhostProfile: ' + (
+  p.lp == '' ? 'required when type is "Localhost" (InvalidLocalhostPath); set it to a path relative to the kubelet\'s seccomp root, e.g. "profiles/audit.json"' :
+  p.lp.startsWith('/') ? %s + ' is absolute (InvalidLocalhostPath); write it relative to the kubelet\'s seccomp root, e.g. "' + (p.lp.lastIndexOf('/seccomp/') >= 0 ? p.lp.substring(p.lp.lastIndexOf('/seccomp/') + 9) : p.lp.find('[^/].*')) + '"' :
+  %s + ' contains ".." (InvalidLocalhostPath); name a file under the kubelet\'s seccomp root, e.g. "profiles/audit.json"')})`,
+		places, localhostProblemExpr("p.lp"), quote("p.lp"), quote("p.lp"))
+	return unconfined + " +\n" + lh
+}
+
+// validationVariables extend commonVariables for the validating policies.
+func validationVariables() []variable {
+	return []variable{
+		{"ephemeralOnly", `variables.subResource == 'ephemeralcontainers'`},
+		{"oldEphemeral", `variables.ephemeralOnly && oldObject != null && has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers.map(c, c.name) : []`},
+		{"places", `variables.skip ? [] : ` + placesExpr("variables.spec", "!variables.ephemeralOnly || !(c.name in variables.oldEphemeral)", "!variables.ephemeralOnly")},
+		{"found", violationsExpr("variables.places")},
+		// policy/evaluate.go: the namespace default that cannot be injected.
+		{"defaultViolation", `!variables.skip && variables.needsDefault && variables.dpProblem != '' ?
+[{'k': 'InvalidDefaultProfile||', 'm': variables.specPath + '.securityContext.seccompProfile: not set, and the default of namespace ' + ` + quote("variables.nsName") + ` + ' cannot be injected: annotation seccomp-guard.io/default-profile=' + ` + quote("variables.nsAnnotations['seccomp-guard.io/default-profile']") + ` + ' ' + variables.dpProblem + ' (InvalidDefaultProfile); set the annotation to RuntimeDefault or localhost/<path relative to the kubelet\'s seccomp root>, or set spec.securityContext.seccompProfile in the pod yourself'}] : []`},
+		{"violations", `variables.found + variables.defaultViolation`},
+		// policy/ratchet.go: a workload UPDATE is denied only for violations the old object did not have.
+		{"oldKeys", `!variables.skip && !variables.isPod && request.operation == 'UPDATE' && size(variables.violations) > 0 && variables.oldSpec != null ?
+(` + violationsExpr(placesExpr("variables.oldSpec", "true", "true")) + `).map(v, v.k) : []`},
+		{"counted", `variables.violations.filter(v, !(v.k in variables.oldKeys)).map(v, v.m)`},
+		{"kept", `variables.violations.filter(v, v.k in variables.oldKeys).map(v, v.m + ' [already present before this update, so not denied]')`},
+	}
+}
