@@ -41,6 +41,7 @@ func TestServerSideDryRun(t *testing.T) {
 			"mode", "cluster-wide", "webhook.replicaCount", 1, "excludedNamespaces", []string{"monitoring"},
 		}, secretMode...)...)},
 		{name: "self-managed certificates", values: values(selfManagedMode...)},
+		{name: "hybrid", values: values("hybrid.enabled", true, "mode", "cluster-wide")},
 		{name: "Localhost default profile and every option", values: values(
 			"policy.spec.defaultMode", "audit",
 			"policy.spec.defaultProfile", map[string]any{"type": "Localhost", "localhostProfile": "profiles/default.json"},

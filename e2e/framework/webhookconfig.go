@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/seccomp-guard/seccomp-guard/native"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
@@ -58,6 +59,20 @@ func namespaceSelector() *metav1.LabelSelector {
 // Without w.CA (self-managed certificates) the caBundle is left empty for
 // the webhook to fill in.
 func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) error {
+	return InstallWebhookConfigsWith(ctx, c, w, WebhookConfigOptions{})
+}
+
+// WebhookConfigOptions change what InstallWebhookConfigsWith registers.
+type WebhookConfigOptions struct {
+	// Hybrid is the hybrid install of design section 10: only the validating
+	// webhook is registered, with native.WebhookMatchConditions, so that it
+	// receives only objects that reference a Localhost profile; the native
+	// policies (native.Build, installed separately) default and check the rest.
+	Hybrid bool
+}
+
+// InstallWebhookConfigsWith is InstallWebhookConfigs with options.
+func InstallWebhookConfigsWith(ctx context.Context, c client.Client, w *Webhook, opts WebhookConfigOptions) error {
 	var caBundle []byte
 	if w.CA != nil {
 		caBundle = w.CA.CertPEM
@@ -99,7 +114,12 @@ func InstallWebhookConfigs(ctx context.Context, c client.Client, w *Webhook) err
 			AdmissionReviewVersions: []string{"v1"},
 		}},
 	}
-	for _, obj := range []client.Object{mutating, validating} {
+	objs := []client.Object{mutating, validating}
+	if opts.Hybrid {
+		validating.Webhooks[0].MatchConditions = native.WebhookMatchConditions()
+		objs = []client.Object{validating}
+	}
+	for _, obj := range objs {
 		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("creating %T: %w", obj, err)
 		}

@@ -1,0 +1,29 @@
+// Command gen writes the native policies into charts/seccomp-guard (see
+// package nativechart). Run it from the repository root:
+//
+//	go run ./hack/nativechart/gen
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/seccomp-guard/seccomp-guard/hack/nativechart"
+)
+
+func main() {
+	files, err := nativechart.Files()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for name, b := range files {
+		path := filepath.Join("charts", "seccomp-guard", name)
+		if err := os.WriteFile(path, b, 0o644); err != nil { //nolint:gosec // a chart file, world-readable
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("wrote", path)
+	}
+}
