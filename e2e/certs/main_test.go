@@ -35,12 +35,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: func() []*framework.Process {
-		if wh == nil || wh.Process == nil {
-			return nil
-		}
-		return []*framework.Process{wh.Process}
-	}}))
+	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: framework.WebhookProcesses(&wh)}))
 }
 
 // setUp creates the webhook configurations with an empty caBundle, as the

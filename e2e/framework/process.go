@@ -243,3 +243,14 @@ func (w *Webhook) ServingSerial() (int64, string, error) {
 	}
 	return state.PeerCertificates[0].SerialNumber.Int64(), state.NegotiatedProtocol, nil
 }
+
+// WebhookProcesses is a Suite.Processes for packages whose only process is
+// the webhook *w points to (nil until Setup starts it).
+func WebhookProcesses(w **Webhook) func() []*Process {
+	return func() []*Process {
+		if *w == nil || (*w).Process == nil {
+			return nil
+		}
+		return []*Process{(*w).Process}
+	}
+}

@@ -37,12 +37,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: func() []*framework.Process {
-		if wh == nil {
-			return nil
-		}
-		return []*framework.Process{wh.Process}
-	}}))
+	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: framework.WebhookProcesses(&wh)}))
 }
 
 // setUp installs the native policies, starts the real webhook and registers

@@ -26,12 +26,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: func() []*framework.Process {
-		if wh == nil {
-			return nil
-		}
-		return []*framework.Process{wh.Process}
-	}}))
+	os.Exit(framework.Main(m, framework.Suite{Setup: setUp, Processes: framework.WebhookProcesses(&wh)}))
 }
 
 // setUp starts the real webhook binary and registers it.
