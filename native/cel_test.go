@@ -455,6 +455,7 @@ func TestCELTypeChecksAgainstSchemas(t *testing.T) {
 
 	for _, kind := range kinds {
 		t.Run(kind.Kind, func(t *testing.T) {
+			t.Parallel()
 			var got []string
 			for _, u := range units {
 				for _, err := range schemas.checkKind(t, u, kind) {
@@ -770,6 +771,39 @@ func (absentAsNull) Optimize(ctx *cel.OptimizerContext, a *ast.AST) *ast.AST {
 	return a
 }
 
+// narrowingKind is kind, or otherKind when expr does not name kind: all
+// kinds it does not name narrow alike.
+func narrowingKind(expr, kind string) string {
+	if strings.Contains(expr, "'"+kind+"'") {
+		return kind
+	}
+	return otherKind
+}
+
+// otherKind stands for the kinds an expression does not name.
+const otherKind = "<another kind>"
+
+// narrowCache holds the narrowed expressions, by expression and narrowing kind.
+var narrowCache = &narrowings{m: map[[2]string]string{}}
+
+type narrowings struct {
+	mu sync.Mutex
+	m  map[[2]string]string
+}
+
+func (c *narrowings) get(expr, kind string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.m[[2]string{expr, narrowingKind(expr, kind)}]
+	return n, ok
+}
+
+func (c *narrowings) put(expr, kind, narrowed string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[[2]string{expr, narrowingKind(expr, kind)}] = narrowed
+}
+
 // narrowIn is expr as it runs for objects of kind: object.kind replaced by
 // the kind, and the branches that cannot run pruned by constant folding in
 // env (where expr must compile).
@@ -825,20 +859,30 @@ func (s *schemas) checkKind(t *testing.T, u celUnit, kind schema.GroupVersionKin
 		expr string
 	}
 	var inline []inlined
+	var unstored []celExpr // narrowed variables not yet stored for narrowing
 	return compileUnit(u, func(e celExpr, variable bool) plugincel.CompilationResult {
 		expr := e.accessor.GetExpression()
 		for _, in := range inline {
 			expr = in.ref.ReplaceAllLiteralString(expr, in.expr)
 		}
-		narrowed, err := narrowIn(env, expr, kind.Kind)
-		if err != nil {
-			narrowed = expr // not compilable: the typed compile says why
+		narrowed, ok := narrowCache.get(expr, kind.Kind)
+		if !ok {
+			for _, v := range unstored {
+				dynCompile(v, true)
+			}
+			unstored = nil
+			var err error
+			narrowed, err = narrowIn(env, expr, narrowingKind(expr, kind.Kind))
+			if err != nil {
+				narrowed = expr // not compilable: the typed compile says why
+			}
+			narrowCache.put(expr, kind.Kind, narrowed)
 		}
 		n := withExpression(e, narrowed)
 		if !variable {
 			return typedCompile(n, false)
 		}
-		dynCompile(n, true)
+		unstored = append(unstored, n)
 		r := typedCompile(n, true)
 		if r.Error == nil && r.OutputType.Kind() == types.StructKind {
 			name := e.accessor.(plugincel.NamedExpressionAccessor).GetName()
