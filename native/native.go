@@ -19,6 +19,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
@@ -169,7 +170,7 @@ func validations(mode v1alpha1.Mode) []admissionregistrationv1.Validation {
 			Expression: fmt.Sprintf("!(%s) || size(variables.counted) == 0", active),
 			MessageExpression: `size(variables.counted) == 1 ? variables.counted[0] : ` +
 				`'(' + string(size(variables.counted)) + ' violations): ' + variables.counted.join('; ')`,
-			Reason: ptr(metav1.StatusReasonForbidden),
+			Reason: ptr.To(metav1.StatusReasonForbidden),
 		}}
 	}
 	msgs := "(variables.counted + variables.kept)"
@@ -191,8 +192,6 @@ func validations(mode v1alpha1.Mode) []admissionregistrationv1.Validation {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func toVariables(vs []variable) []admissionregistrationv1.Variable {
 	out := make([]admissionregistrationv1.Variable, 0, len(vs))
 	for _, v := range vs {
@@ -210,7 +209,7 @@ func matchResources(ephemeral bool) *admissionregistrationv1.MatchResources {
 			Operations: ops,
 			Rule: admissionregistrationv1.Rule{
 				APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources,
-				Scope: ptr(admissionregistrationv1.NamespacedScope),
+				Scope: ptr.To(admissionregistrationv1.NamespacedScope),
 			},
 		}}
 	}
