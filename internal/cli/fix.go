@@ -115,7 +115,7 @@ func verifyFix(f *manifest.File, data []byte, patched []*Result) error {
 	for i, before := range f.Objects {
 		expected, err := applyPatches(before.Value, want[before])
 		if err != nil {
-			return fmt.Errorf("%s: internal error: the patches of %s %q do not apply to it (%v); the file is left unchanged, please report this with the file",
+			return fmt.Errorf("%s: internal error: the patches of %s %q do not apply to it (%w); the file is left unchanged, please report this with the file",
 				f.Name, before.Kind, before.DisplayName(), err)
 		}
 		got, err := canonical(g.Objects[i].Value)

@@ -81,8 +81,8 @@ spec:
 	}
 }
 
-func replace(t *testing.T, s, old, new string) string {
+func replace(t *testing.T, s, old, with string) string {
 	t.Helper()
 	require.Contains(t, s, old)
-	return strings.Replace(s, old, new, 1)
+	return strings.Replace(s, old, with, 1)
 }
