@@ -46,6 +46,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // FieldManager is the agent's server-side apply field manager.
@@ -323,7 +324,7 @@ func (a *Agent) RenewLease(ctx context.Context) error {
 		return errors.New("the Node has not been read yet")
 	}
 	node := a.Options.NodeName
-	lease := coordinationv1ac.Lease(LeaseName(node), a.Options.Namespace).
+	lease := coordinationv1ac.Lease(policy.LeaseName(node), a.Options.Namespace).
 		WithOwnerReferences(metav1ac.OwnerReference().
 			WithAPIVersion("v1").WithKind("Node").WithName(node).WithUID(facts.uid)).
 		WithSpec(coordinationv1ac.LeaseSpec().
@@ -331,7 +332,7 @@ func (a *Agent) RenewLease(ctx context.Context) error {
 			WithLeaseDurationSeconds(int32(math.Ceil(a.Options.LeaseDuration.Seconds()))).
 			WithRenewTime(metav1.NewMicroTime(a.now())))
 	if err := a.Client.Apply(ctx, lease, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("renewing Lease %s/%s: %w", a.Options.Namespace, LeaseName(node), err)
+		return fmt.Errorf("renewing Lease %s/%s: %w", a.Options.Namespace, policy.LeaseName(node), err)
 	}
 	return nil
 }

@@ -31,10 +31,6 @@ import (
 // maxNamedNodes is how many nodes a message names before it counts the rest.
 const maxNamedNodes = 5
 
-// allowingActions are the defaultActions under which a profile lets through
-// every syscall it does not list.
-var allowingActions = map[string]bool{"SCMP_ACT_ALLOW": true, "SCMP_ACT_LOG": true}
-
 type nodeFinding struct {
 	node   string
 	detail string // reason for invalid, defaultAction, or why unknown
@@ -73,22 +69,19 @@ func (c *coverage) addOK(node, digest string) {
 func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) coverage {
 	var c coverage
 	for _, node := range nodes {
-		l := view.Profile(node, profilePath)
-		switch {
-		case !l.HasInventory:
-			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no inventory"})
-		case l.NoHeartbeat:
-			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no heartbeat from its agent"})
-		case !l.Heartbeat.IsZero() && now.Sub(l.Heartbeat) > p.StaleAfter:
-			c.unknown = append(c.unknown, nodeFinding{node: node, detail: fmt.Sprintf("agent last seen %s ago", now.Sub(l.Heartbeat).Round(time.Second))})
-		case !l.Found:
-			c.missing = append(c.missing, nodeFinding{node: node})
-		case !l.Profile.Valid:
-			c.invalid = append(c.invalid, nodeFinding{node: node, detail: l.Profile.Reason})
-		case p.RejectAllowByDefault && allowingActions[l.Profile.DefaultAction]:
-			c.allowByDefault = append(c.allowByDefault, nodeFinding{node: node, detail: l.Profile.DefaultAction})
+		v := ClassifyNode(p, view, now, node, profilePath)
+		f := nodeFinding{node: node, detail: v.Detail}
+		switch v.State {
+		case NodeUnknown:
+			c.unknown = append(c.unknown, f)
+		case NodeMissing:
+			c.missing = append(c.missing, f)
+		case NodeInvalid:
+			c.invalid = append(c.invalid, f)
+		case NodeAllowByDefault:
+			c.allowByDefault = append(c.allowByDefault, f)
 		default:
-			c.addOK(node, l.Profile.SHA256)
+			c.addOK(node, v.SHA256)
 		}
 	}
 	return c

@@ -12,12 +12,14 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/internal/cli"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
 func newInventoryCommand() *cobra.Command {
 	var (
 		files      []string
+		policyFile string
 		kubeconfig string
 		namespace  string
 		staleAfter time.Duration
@@ -63,7 +65,16 @@ manifests from files, the same files seccomp-guard check --inventory reads.`,
 			} else if src, err = clusterInventory(cmd.Context(), kubeconfig, namespace); err != nil {
 				return err
 			}
-			report := cli.BuildInventoryReport(src, at, staleAfter)
+			p, err := cli.LoadPolicy(policyFile)
+			if err != nil {
+				return usageError{err: err}
+			}
+			if staleAfter != 0 {
+				cp := *p
+				cp.StaleAfter = staleAfter
+				p = &cp
+			}
+			report := cli.BuildInventoryReport(src, p, at)
 			if output == outputJSON {
 				return cli.WriteInventoryJSON(cmd.OutOrStdout(), report)
 			}
@@ -75,9 +86,10 @@ manifests from files, the same files seccomp-guard check --inventory reads.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&files, "inventory", nil, "read Node, NodeSeccompInventory and Lease manifests from this file or directory instead of the cluster; repeatable")
+	f.StringVar(&policyFile, "policy", "", "file with the ClusterSeccompPolicy whose rules (staleAfter, rejectAllowByDefault) classify the nodes, as check --policy; default: the built-in defaults")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&namespace, "namespace", "seccomp-guard", "namespace of the agents' Leases (the release namespace)")
-	f.DurationVar(&staleAfter, "stale-after", 5*time.Minute, "a node whose agent has not renewed its Lease for this long is unknown (the policy's spec.localhost.staleAfter)")
+	f.DurationVar(&staleAfter, "stale-after", 0, "a node whose agent has not renewed its Lease for this long is unknown (default: the policy's spec.localhost.staleAfter)")
 	f.StringVar(&now, "now", "", "RFC 3339 time to judge staleness at (default: now; with --inventory, the newest Lease renewTime in the files)")
 	f.StringVarP(&output, "output", "o", outputText, "output format: text or json")
 	return cmd
@@ -118,8 +130,9 @@ func clusterInventory(ctx context.Context, kubeconfig, namespace string) (*cli.I
 		src.Inventories = append(src.Inventories, &invs.Items[i])
 	}
 	for i := range leases.Items {
-		if node, at, why := cli.LeaseHeartbeat(&leases.Items[i]); why == "" {
-			src.Heartbeats[node] = at
+		if hb, err := policy.ReadLease(&leases.Items[i]); err == nil {
+			src.Heartbeats[hb.Node] = hb.Renewed
+			src.Leases++
 		}
 	}
 	return src, nil

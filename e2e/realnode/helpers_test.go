@@ -22,7 +22,6 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/inventory"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -133,7 +132,7 @@ func (g *guardState) start(ctx context.Context) error {
 			return false, err.Error()
 		}
 		lease := &coordinationv1.Lease{}
-		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: agentNamespace, Name: inventory.LeaseName(node.NodeName)}, lease); err != nil {
+		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: agentNamespace, Name: policy.LeaseName(node.NodeName)}, lease); err != nil {
 			return false, err.Error()
 		}
 		return true, ""
