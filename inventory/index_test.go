@@ -228,8 +228,10 @@ func TestIndexHeartbeats(t *testing.T) {
 		{
 			name:    "recreated with the old renewTime: a new Lease is a heartbeat",
 			advance: 10 * time.Second,
-			lease:   func() { ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS) },
-			want:    newClock().t.Add(2 * time.Minute),
+			lease: func() {
+				ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
+			},
+			want: newClock().t.Add(2 * time.Minute),
 		},
 	}
 	for _, s := range steps {
