@@ -273,13 +273,13 @@ func TestCheckCommand(t *testing.T) {
 			name:       "--namespace-default-profile must be RuntimeDefault or localhost/<path>",
 			args:       []string{"check", "--namespace-default-profile", "Unconfined", "testdata/small/unset.yaml"},
 			wantCode:   exitUsage,
-			wantStderr: "Error: invalid --namespace-default-profile \"Unconfined\": use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>\n" + checkUsage,
+			wantStderr: "Error: invalid --namespace-default-profile \"Unconfined\": it would make pods Unconfined, which is forbidden; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>\n" + checkUsage,
 		},
 		{
 			name:       "--namespace-default-profile with an absolute path",
 			args:       []string{"check", "--namespace-default-profile", "localhost//etc/p.json", "testdata/small/unset.yaml"},
 			wantCode:   exitUsage,
-			wantStderr: "Error: invalid --namespace-default-profile \"localhost//etc/p.json\": localhostProfile \"/etc/p.json\" is absolute\n" + checkUsage,
+			wantStderr: "Error: invalid --namespace-default-profile \"localhost//etc/p.json\": it names a path that is absolute; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>\n" + checkUsage,
 		},
 		{
 			name:     "--namespace for objects that name none",

@@ -49,9 +49,9 @@ func TestOptionsLoad(t *testing.T) {
 	}{
 		{name: "mode", tweak: func(o *Options) { o.NamespaceMode = "Enforce" }, errMsg: `invalid --namespace-mode "Enforce": use enforce, warn, audit or disabled`},
 		{name: "default profile with dot-dot", tweak: func(o *Options) { o.NamespaceDefaultProfile = "localhost/../p.json" },
-			errMsg: `invalid --namespace-default-profile "localhost/../p.json": localhostProfile "../p.json" contains ".."`},
+			errMsg: `invalid --namespace-default-profile "localhost/../p.json": it names a path that contains ".."; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>`},
 		{name: "empty Localhost path", tweak: func(o *Options) { o.NamespaceDefaultProfile = "localhost/" },
-			errMsg: `invalid --namespace-default-profile "localhost/": localhostProfile "" is empty`},
+			errMsg: `invalid --namespace-default-profile "localhost/": it names a path that is empty; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>`},
 	} {
 		t.Run("invalid "+tc.name, func(t *testing.T) {
 			o := base()
