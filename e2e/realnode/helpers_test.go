@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
-	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -217,7 +217,7 @@ func podSpec(script string, tweak func(*corev1.PodSpec)) corev1.PodSpec {
 		SecurityContext:               &corev1.PodSecurityContext{},
 		Containers: []corev1.Container{{
 			Name:            "main",
-			Image:           cluster.BusyboxImage,
+			Image:           localcluster.BusyboxImage,
 			ImagePullPolicy: corev1.PullNever,
 			Command:         []string{"sh", "-c", script},
 		}},

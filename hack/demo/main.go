@@ -29,8 +29,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -44,7 +44,7 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cluster.Check(); err != nil {
+	if err := localcluster.Check(); err != nil {
 		return fmt.Errorf("the local cluster cannot run on this machine: %w\n(it needs root, containerd, runc and busybox-static: apt-get install -y containerd runc busybox-static; and make controlplane)", err)
 	}
 	root, err := framework.RepoRoot()
@@ -53,7 +53,7 @@ func run() error {
 	}
 
 	step("starting a single-node cluster: kube-apiserver, etcd, scheduler, controller-manager, containerd, kubelet")
-	c, err := cluster.Start(ctx, cluster.Options{Progress: os.Stdout})
+	c, err := localcluster.Start(ctx, localcluster.Options{Progress: os.Stdout})
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func run() error {
 	fmt.Printf("  export KUBECONFIG=%s\n", c.Kubeconfig)
 	fmt.Printf("  %s get pods -A\n", c.Kubectl)
 	fmt.Printf("  %s get nodeseccompinventories\n", c.Kubectl)
-	fmt.Printf("  %s apply -f your-pod.yaml   # image %s, imagePullPolicy: Never, hostNetwork: true\n\n", c.Kubectl, cluster.BusyboxImage)
+	fmt.Printf("  %s apply -f your-pod.yaml   # image %s, imagePullPolicy: Never, hostNetwork: true\n\n", c.Kubectl, localcluster.BusyboxImage)
 	fmt.Printf("The node's seccomp root is %s; drop a profile there and the agent reports it.\n", c.SeccompRoot)
 	fmt.Printf("Logs: %s (webhook: %s, agent: %s)\n", c.LogDir, wh.LogPath, agent.LogPath)
 	if os.Getenv("SECCOMP_GUARD_DEMO_EXIT") == "1" {
@@ -135,7 +135,7 @@ func step(msg string) { fmt.Printf("==> %s\n", msg) }
 const agentNamespace = "seccomp-guard"
 
 type demo struct {
-	c    *cluster.Cluster
+	c    *localcluster.Cluster
 	root string
 	bin  string
 }
@@ -168,7 +168,7 @@ func (d *demo) baseline(ctx context.Context) error {
 			TerminationGracePeriodSeconds: new(int64(1)),
 			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}},
 			Containers: []corev1.Container{{
-				Name: "app", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"},
+				Name: "app", Image: localcluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"},
 			}},
 		},
 	}
@@ -249,7 +249,7 @@ func (d *demo) localhostProbe(profile string) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			NodeName:        d.c.NodeName,
 			SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}},
-			Containers:      []corev1.Container{{Name: "app", Image: cluster.BusyboxImage}},
+			Containers:      []corev1.Container{{Name: "app", Image: localcluster.BusyboxImage}},
 		},
 	}
 }

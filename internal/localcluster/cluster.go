@@ -1,4 +1,4 @@
-// Package cluster runs a real single-node Kubernetes cluster on this machine
+// Package localcluster runs a real single-node Kubernetes cluster on this machine
 // for e2e tests and `make demo`: kube-apiserver and etcd (through
 // e2e/framework and envtest), kube-scheduler, kube-controller-manager,
 // containerd with its own configuration and state, and a kubelet, all built
@@ -17,7 +17,7 @@
 //
 // Facts this package relies on were checked on the development machine:
 // docs/testing.md, which also explains how to read a failed run.
-package cluster
+package localcluster
 
 import (
 	"context"
@@ -40,7 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/hack/images"
+	"github.com/seccomp-guard/seccomp-guard/internal/images"
 )
 
 // Images every pod of the cluster can use, with imagePullPolicy: Never.
