@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
 
 // BuildBinary builds cmd/seccomp-guard into dir and returns its path.
@@ -189,7 +191,7 @@ func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs .
 		"--cert-dir", w.CertDir,
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(w.ProbePort),
 		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(w.MetricsPort),
-		"--inventory-namespace", "seccomp-guard",
+		"--inventory-namespace", v1alpha1.DefaultReleaseNamespace,
 		"--graceful-shutdown-timeout", "10s",
 	}, extraArgs...)
 	if w.Process, err = StartProcess(cp.Dir, name, bin, args...); err != nil {

@@ -29,6 +29,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
@@ -132,8 +133,6 @@ func run() error {
 
 func step(msg string) { fmt.Printf("==> %s\n", msg) }
 
-const agentNamespace = "seccomp-guard"
-
 type demo struct {
 	c    *localcluster.Cluster
 	root string
@@ -199,7 +198,7 @@ func (d *demo) baseline(ctx context.Context) error {
 func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.Process, error) {
 	c := d.c
 	for _, ns := range []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: agentNamespace}},
+		{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultReleaseNamespace}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: "enforce"}}},
 	} {
 		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -217,7 +216,7 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 	}
 	agent, err := framework.StartProcess(c.LogDir, "seccomp-guard-agent", bin, "agent",
 		"--kubeconfig", c.Kubeconfig, "--node-name", c.NodeName, "--seccomp-root", c.SeccompRoot,
-		"--namespace", agentNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
+		"--namespace", v1alpha1.DefaultReleaseNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
 	if err != nil {
 		return nil, nil, err
 	}
