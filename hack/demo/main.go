@@ -175,24 +175,24 @@ func (d *demo) baseline(ctx context.Context) error {
 		return fmt.Errorf("creating the baseline pod: %w", err)
 	}
 	fmt.Printf("    pod %s/%s (Localhost %s) was accepted by the API server; on the node:\n", ns.Name, pod.Name, lp)
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		got := &corev1.Pod{}
-		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), got); err == nil {
-			for _, cs := range got.Status.ContainerStatuses {
-				if w := cs.State.Waiting; w != nil && w.Reason == "CreateContainerError" {
-					fmt.Printf("    %s: %s\n", w.Reason, w.Message)
-					return c.Client.Delete(ctx, got)
-				}
+	got := &corev1.Pod{}
+	var waiting *corev1.ContainerStateWaiting
+	if err := framework.Poll(ctx, 500*time.Millisecond, 90*time.Second, "the baseline pod to reach CreateContainerError", func(ctx context.Context) error {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+			return err
+		}
+		for _, cs := range got.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && w.Reason == "CreateContainerError" {
+				waiting = w
+				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+		return fmt.Errorf("pod phase %s", got.Status.Phase)
+	}); err != nil {
+		return err
 	}
-	return errors.New("the baseline pod did not reach CreateContainerError within 90s")
+	fmt.Printf("    %s: %s\n", waiting.Reason, waiting.Message)
+	return c.Client.Delete(ctx, got)
 }
 
 func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.Process, error) {
@@ -231,9 +231,12 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 	// Wait until the API server calls the webhook and the webhook knows the
 	// node's inventory: a profile no node has is then refused as missing.
 	probe := d.localhostProbe("profiles/.no-node-has-this.json")
-	err = waitFor(ctx, 60*time.Second, func() bool {
+	err = framework.Poll(ctx, 250*time.Millisecond, 60*time.Second, "a pod with a profile no node has to be refused as ProfileMissing", func(ctx context.Context) error {
 		err := c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-		return err != nil && strings.Contains(err.Error(), "ProfileMissing")
+		if err != nil && strings.Contains(err.Error(), "ProfileMissing") {
+			return nil
+		}
+		return fmt.Errorf("want ProfileMissing, got %v", err)
 	})
 	if err != nil {
 		return wh, agent, fmt.Errorf("seccomp-guard did not become active: %w (logs: %s, %s)", err, wh.LogPath, agent.LogPath)
@@ -269,27 +272,12 @@ func (d *demo) installProfile(ctx context.Context) error {
 	}
 	start := time.Now()
 	probe := d.localhostProbe("profiles/demo.json")
-	if err := waitFor(ctx, 30*time.Second, func() bool {
-		return d.c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll) == nil
+	if err := framework.Poll(ctx, 250*time.Millisecond, 30*time.Second, "a pod with profiles/demo.json to be admitted", func(ctx context.Context) error {
+		return d.c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
 	}); err != nil {
 		return fmt.Errorf("the agent's report of profiles/demo.json did not reach the webhook: %w", err)
 	}
 	fmt.Printf("    the agent reported it and the webhook admits it %.1fs after the file was written (no restart)\n", time.Since(start).Seconds())
-	return nil
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 	return nil
 }
 
@@ -349,19 +337,22 @@ func (d *demo) observe(ctx context.Context, results []*result) {
 			r.running = d.podState(ctx, r.namespace, r.name, "app", deadline)
 		case "Deployment":
 			var states []string
-			_ = waitFor(ctx, time.Until(deadline), func() bool {
+			_ = framework.Poll(ctx, 250*time.Millisecond, time.Until(deadline), "the pods of Deployment "+r.name, func(ctx context.Context) error {
 				pods := &corev1.PodList{}
-				if err := d.c.Client.List(ctx, pods, client.InNamespace(r.namespace), client.MatchingLabels{"app": r.name}); err != nil || len(pods.Items) == 0 {
-					return false
+				if err := d.c.Client.List(ctx, pods, client.InNamespace(r.namespace), client.MatchingLabels{"app": r.name}); err != nil {
+					return err
+				}
+				if len(pods.Items) == 0 {
+					return errors.New("no pods yet")
 				}
 				states = states[:0]
 				for _, p := range pods.Items {
 					if p.Status.Phase != corev1.PodRunning {
-						return false
+						return fmt.Errorf("pod %s is %s", p.Name, p.Status.Phase)
 					}
 					states = append(states, d.podState(ctx, p.Namespace, p.Name, "web", deadline))
 				}
-				return true
+				return nil
 			})
 			if len(states) > 0 {
 				r.running = "pods: " + strings.Join(states, "; ")
@@ -374,29 +365,29 @@ func (d *demo) observe(ctx context.Context, results []*result) {
 
 func (d *demo) podState(ctx context.Context, ns, name, container string, deadline time.Time) string {
 	state := "not running"
-	_ = waitFor(ctx, time.Until(deadline), func() bool {
+	_ = framework.Poll(ctx, 250*time.Millisecond, time.Until(deadline), "pod "+ns+"/"+name+" to run and log its Seccomp line", func(ctx context.Context) error {
 		p := &corev1.Pod{}
 		if err := d.c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
 			state = err.Error()
-			return false
+			return errors.New(state)
 		}
 		for _, cs := range p.Status.ContainerStatuses {
 			if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" {
 				state = w.Reason + ": " + w.Message
-				return true
+				return nil
 			}
 		}
 		if p.Status.Phase != corev1.PodRunning {
 			state = string(p.Status.Phase)
-			return false
+			return errors.New(state)
 		}
 		log, err := d.c.PodLog(ns, name, container)
 		if err != nil || !strings.Contains(log, "Seccomp:") {
 			state = "Running"
-			return false
+			return errors.New(state)
 		}
 		state = "Running, " + strings.Join(strings.Fields(strings.TrimSpace(log)), " ")
-		return true
+		return nil
 	})
 	return state
 }
