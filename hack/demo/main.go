@@ -233,10 +233,13 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 	probe := d.localhostProbe("profiles/.no-node-has-this.json")
 	err = framework.Poll(ctx, 250*time.Millisecond, 60*time.Second, "a pod with a profile no node has to be refused as ProfileMissing", func(ctx context.Context) error {
 		err := c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-		if err != nil && strings.Contains(err.Error(), "ProfileMissing") {
+		switch {
+		case err == nil:
+			return errors.New("admitted, want ProfileMissing")
+		case strings.Contains(err.Error(), "ProfileMissing"):
 			return nil
 		}
-		return fmt.Errorf("want ProfileMissing, got %v", err)
+		return fmt.Errorf("want ProfileMissing, got %w", err)
 	})
 	if err != nil {
 		return wh, agent, fmt.Errorf("seccomp-guard did not become active: %w (logs: %s, %s)", err, wh.LogPath, agent.LogPath)
