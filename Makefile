@@ -90,7 +90,7 @@ lint: $(GOLANGCI_LINT) $(HELM) $(DEADCODE) ## Check formatting (gofmt), go vet, 
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code (api/), CRDs (charts/seccomp-guard/crds) and the chart's native policies.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=charts/seccomp-guard/crds
-	$(GO) run ./hack/nativechart/gen
+	$(GO) run ./internal/nativechart/gen
 
 .PHONY: verify
 verify: generate ## Fail if generated files or go.mod/go.sum are out of date.

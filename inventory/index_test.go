@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -297,7 +298,7 @@ func TestIndexStaleness(t *testing.T) {
 // TestNewIndex checks the informer wiring: events of each kind reach the index.
 func TestNewIndex(t *testing.T) {
 	ctx := context.Background()
-	informers := &informertest.FakeInformers{Scheme: AgentScheme()}
+	informers := &informertest.FakeInformers{Scheme: scheme.Scheme}
 	ix, err := NewIndex(ctx, informers, leaseNS)
 	require.NoError(t, err)
 

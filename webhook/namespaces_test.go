@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -87,10 +88,10 @@ func TestCachedNamespaces(t *testing.T) {
 				return c.Get(ctx, key, obj, opts...)
 			}}
 			c := &CachedNamespaces{
-				Cache: fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(tc.cache...).WithInterceptorFuncs(tc.cacheFuncs).Build(),
+				Cache: fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(tc.cache...).WithInterceptorFuncs(tc.cacheFuncs).Build(),
 			}
 			if !tc.noAPI {
-				c.API = fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(tc.api...).WithInterceptorFuncs(countAPI).Build()
+				c.API = fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(tc.api...).WithInterceptorFuncs(countAPI).Build()
 			}
 			got, err := c.Namespace(context.Background(), tc.get)
 			if tc.wantErr != "" {

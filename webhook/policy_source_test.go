@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -141,7 +142,7 @@ func TestPolicyReconciler(t *testing.T) {
 					return get(ctx, c, key, obj, opts...)
 				}
 			}
-			builder := fake.NewClientBuilder().WithScheme(Scheme()).
+			builder := fake.NewClientBuilder().WithScheme(scheme.Scheme).
 				WithStatusSubresource(&v1alpha1.ClusterSeccompPolicy{}).
 				WithInterceptorFuncs(funcs)
 			if tc.obj != nil {

@@ -10,9 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -27,6 +24,7 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/certs"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/inventory"
 )
 
@@ -37,11 +35,12 @@ const (
 )
 
 // Options configure the webhook server. Zero values take the defaults named
-// on each field.
+// on each field (DefaultOptions).
 type Options struct {
 	// Port of the webhook server. Default 9443.
 	Port int
-	// CertDir holds tls.crt and tls.key, reloaded when they change. Unused with Certificates.
+	// CertDir holds tls.crt and tls.key, reloaded when they change. Unused with
+	// Certificates. Default /tmp/k8s-webhook-server/serving-certs.
 	CertDir string
 	// Certificates, when set, makes the webhook issue and rotate its own
 	// certificates (--cert-mode=self-managed) instead of reading CertDir.
@@ -58,30 +57,49 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the leader-election Lease. Default: the pod's namespace.
 	LeaderElectionNamespace string
-	// InventoryNamespace holds the agents' heartbeat Leases. Default "seccomp-guard".
+	// InventoryNamespace holds the agents' heartbeat Leases. Default
+	// v1alpha1.DefaultReleaseNamespace ("seccomp-guard").
 	InventoryNamespace string
 	// GracefulShutdownTimeout bounds how long in-flight requests may drain on SIGTERM. Default 30s.
 	GracefulShutdownTimeout time.Duration
 }
 
+// DefaultOptions returns the defaults of Options: what Run uses for a zero
+// field and what the webhook command's flags default to.
+func DefaultOptions() Options {
+	return Options{
+		Port:                    9443,
+		CertDir:                 "/tmp/k8s-webhook-server/serving-certs",
+		MetricsBindAddress:      ":8080",
+		HealthProbeBindAddress:  ":8081",
+		TLSMinVersion:           "1.2",
+		InventoryNamespace:      v1alpha1.DefaultReleaseNamespace,
+		GracefulShutdownTimeout: 30 * time.Second,
+	}
+}
+
 func (o *Options) setDefaults() {
+	d := DefaultOptions()
 	if o.Port == 0 {
-		o.Port = 9443
+		o.Port = d.Port
+	}
+	if o.CertDir == "" {
+		o.CertDir = d.CertDir
 	}
 	if o.MetricsBindAddress == "" {
-		o.MetricsBindAddress = ":8080"
+		o.MetricsBindAddress = d.MetricsBindAddress
 	}
 	if o.HealthProbeBindAddress == "" {
-		o.HealthProbeBindAddress = ":8081"
+		o.HealthProbeBindAddress = d.HealthProbeBindAddress
 	}
 	if o.TLSMinVersion == "" {
-		o.TLSMinVersion = "1.2"
+		o.TLSMinVersion = d.TLSMinVersion
 	}
 	if o.InventoryNamespace == "" {
-		o.InventoryNamespace = "seccomp-guard"
+		o.InventoryNamespace = d.InventoryNamespace
 	}
 	if o.GracefulShutdownTimeout == 0 {
-		o.GracefulShutdownTimeout = 30 * time.Second
+		o.GracefulShutdownTimeout = d.GracefulShutdownTimeout
 	}
 	if o.Certificates != nil {
 		o.Certificates.SetDefaults()
@@ -97,14 +115,6 @@ func TLSVersion(v string) (uint16, error) {
 		return tls.VersionTLS13, nil
 	}
 	return 0, fmt.Errorf("--tls-min-version %q is not supported: use 1.2 or 1.3", v)
-}
-
-// Scheme knows the built-in types and seccomp-guard's API.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(v1alpha1.AddToScheme(s))
-	return s
 }
 
 // Run serves the webhooks until ctx is cancelled, then drains in-flight
@@ -170,7 +180,7 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		webhookTLSOpts = append(slices.Clone(tlsOpts), func(c *tls.Config) { c.GetCertificate = getCertificate })
 	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
-		Scheme:                        Scheme(),
+		Scheme:                        scheme.Scheme,
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
 		LeaderElection:                opts.LeaderElection,

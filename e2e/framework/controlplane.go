@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/seccomp-guard/seccomp-guard/webhook"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 )
 
 // auditPolicy logs every write to pods and workloads at Metadata level, so
@@ -109,7 +109,7 @@ func StartControlPlane() (*ControlPlane, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "charts", "seccomp-guard", "crds")},
 		ErrorIfCRDPathMissing: true,
-		Scheme:                webhook.Scheme(),
+		Scheme:                scheme.Scheme,
 	}
 	env.ControlPlane.GetAPIServer().Configure().
 		Append("audit-policy-file", policyFile).
@@ -121,7 +121,7 @@ func StartControlPlane() (*ControlPlane, error) {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
 	cp.Env, cp.Config = env, cfg
-	if cp.Client, err = client.New(cfg, client.Options{Scheme: webhook.Scheme()}); err != nil {
+	if cp.Client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
 		cp.Stop()
 		return nil, err
 	}

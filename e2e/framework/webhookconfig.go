@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/native"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
@@ -50,7 +51,7 @@ func WebhookRules() []admissionregistrationv1.RuleWithOperations {
 func namespaceSelector() *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}},
-		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", "seccomp-guard"}},
+		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", v1alpha1.DefaultReleaseNamespace}},
 	}}
 }
 

@@ -2,6 +2,7 @@ package realnode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
-	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -158,19 +159,15 @@ func (g *guardState) stop() {
 	}
 }
 
-// waitFor polls f every 250 ms; on timeout the error carries f's last word.
+// waitFor polls f every 250 ms (framework.Poll); on timeout the error
+// carries f's last word.
 func waitFor(timeout time.Duration, what string, f func() (bool, string)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := f()
-		if ok {
-			return nil
+	return framework.Poll(context.Background(), 250*time.Millisecond, timeout, what, func(context.Context) error {
+		if ok, last := f(); !ok {
+			return errors.New(last)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func dryRun(ctx context.Context, obj client.Object) error {
@@ -217,7 +214,7 @@ func podSpec(script string, tweak func(*corev1.PodSpec)) corev1.PodSpec {
 		SecurityContext:               &corev1.PodSecurityContext{},
 		Containers: []corev1.Container{{
 			Name:            "main",
-			Image:           cluster.BusyboxImage,
+			Image:           localcluster.BusyboxImage,
 			ImagePullPolicy: corev1.PullNever,
 			Command:         []string{"sh", "-c", script},
 		}},
