@@ -15,7 +15,6 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
-func ptr[T any](v T) *T { return &v }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
