@@ -104,7 +104,7 @@ func skipUnread(req admission.Request) string {
 	if reason := policy.SkipOperation(req.Operation); reason != "" {
 		return reason
 	}
-	if _, ok := handledKinds[req.Kind]; !ok {
+	if _, ok := handledKind(req.Kind); !ok {
 		return fmt.Sprintf(
 			"seccomp-guard does not handle %s (resource %s); the webhook configuration sends it more than it needs: limit its rules to pods and the workload kinds",
 			gvkString(req.Kind), req.Resource.Resource)
@@ -115,7 +115,7 @@ func skipUnread(req admission.Request) string {
 // request decodes the objects of an admission request of a handled kind and
 // reads its namespace; on failure it returns the HTTP status to answer with.
 func (e *Evaluator) request(ctx context.Context, req admission.Request) (policy.Request, int32, error) {
-	newObj := handledKinds[req.Kind]
+	newObj, _ := handledKind(req.Kind)
 	obj, err := decode(newObj, req.Object, "object")
 	if err != nil {
 		return policy.Request{}, http.StatusBadRequest, err

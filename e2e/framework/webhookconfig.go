@@ -23,27 +23,9 @@ const (
 	ValidatingWebhookName = "validate.seccomp-guard.io"
 )
 
-// WebhookRules are the resources and operations both webhooks receive; the
-// chart must register the same (e2e/chart checks it).
-func WebhookRules() []admissionregistrationv1.RuleWithOperations {
-	rule := func(group string, ops []admissionregistrationv1.OperationType, resources ...string) admissionregistrationv1.RuleWithOperations {
-		scope := admissionregistrationv1.NamespacedScope
-		return admissionregistrationv1.RuleWithOperations{
-			Operations: ops,
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope},
-		}
-	}
-	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
-	update := []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
-	createUpdate := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
-	return []admissionregistrationv1.RuleWithOperations{
-		rule("", create, "pods"),
-		rule("", update, "pods/ephemeralcontainers"),
-		rule("", createUpdate, "replicationcontrollers", "podtemplates"),
-		rule("apps", createUpdate, "deployments", "replicasets", "statefulsets", "daemonsets"),
-		rule("batch", createUpdate, "jobs", "cronjobs"),
-	}
-}
+// WebhookRules are the resources and operations both webhooks receive:
+// webhook.Rules, from which the chart's rules are generated too.
+func WebhookRules() []admissionregistrationv1.RuleWithOperations { return webhook.Rules() }
 
 // namespaceSelector sends every namespace except those labelled disabled and
 // the system namespaces (kube-system, kube-node-lease and the release

@@ -1,8 +1,10 @@
-// Package nativechart renders the native policies of package native (design
-// section 10) as Helm templates for charts/seccomp-guard's hybrid install
-// (hybrid.enabled). The templates are committed; `go run
-// ./internal/nativechart/gen` rewrites them and e2e/chart fails when they differ
-// from what native/ builds.
+// Package nativechart renders the chart templates that are generated from
+// Go: the native policies of package native (design section 10) for
+// charts/seccomp-guard's hybrid install (hybrid.enabled), and the webhook
+// configurations' rules from the table of supported kinds (webhook.Rules).
+// The templates are committed; `go run ./internal/nativechart/gen` (make
+// generate) rewrites them, and make verify and e2e/chart fail when they
+// differ from what the Go code builds.
 package nativechart
 
 import (
@@ -16,12 +18,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/seccomp-guard/seccomp-guard/native"
+	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
 // The generated files, relative to the chart directory.
 const (
 	PoliciesFile = "templates/native-policies.yaml"
 	HelpersFile  = "templates/_native.tpl"
+	RulesFile    = "templates/_rules.tpl"
 )
 
 // Placeholders replaced by Helm template text after marshalling.
@@ -71,7 +75,18 @@ func Files() (map[string][]byte, error) {
 	helpers.Write(mc)
 	helpers.WriteString("{{- end -}}\n")
 
-	out := map[string][]byte{PoliciesFile: pol.Bytes(), HelpersFile: helpers.Bytes()}
+	rules, err := yaml.Marshal(map[string]any{"rules": webhook.Rules()})
+	if err != nil {
+		return nil, err
+	}
+	var rulesTpl bytes.Buffer
+	rulesTpl.WriteString(strings.Replace(header, "from package native", "from policy.Kinds (webhook.Rules)", 1))
+	rulesTpl.WriteString("{{/* The resources and operations both webhook configurations register. */}}\n")
+	rulesTpl.WriteString("{{- define \"seccomp-guard.webhookRules\" -}}\n")
+	rulesTpl.Write(rules)
+	rulesTpl.WriteString("{{- end -}}\n")
+
+	out := map[string][]byte{PoliciesFile: pol.Bytes(), HelpersFile: helpers.Bytes(), RulesFile: rulesTpl.Bytes()}
 	for name, b := range out {
 		if bytes.Contains(bytes.ReplaceAll(b, []byte("{{"), nil), []byte("NATIVECHART")) {
 			return nil, fmt.Errorf("%s: a placeholder was left", name)
