@@ -65,7 +65,7 @@ manifests from files, the same files seccomp-guard check --inventory reads.`,
 					return err
 				}
 			}
-			p, err := cli.LoadPolicy(policyFile)
+			p, err := cli.InventoryPolicy(policyFile, src)
 			if err != nil {
 				return usageError{err: err}
 			}
@@ -86,7 +86,7 @@ manifests from files, the same files seccomp-guard check --inventory reads.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&files, "inventory", nil, "read Node, NodeSeccompInventory and Lease manifests from this file or directory instead of the cluster; repeatable")
-	f.StringVar(&policyFile, "policy", "", "file with the ClusterSeccompPolicy whose rules (staleAfter, rejectAllowByDefault) classify the nodes, as check --policy; default: the built-in defaults")
+	f.StringVar(&policyFile, "policy", "", "file with the ClusterSeccompPolicy whose rules (staleAfter, rejectAllowByDefault) classify the nodes, as check --policy (default: the cluster's ClusterSeccompPolicy default; with --inventory, the built-in defaults)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&namespace, "namespace", v1alpha1.DefaultReleaseNamespace, "namespace of the agents' Leases (the release namespace)")
 	f.DurationVar(&staleAfter, "stale-after", 0, "a node whose agent has not renewed its Lease for this long is unknown (default: the policy's spec.localhost.staleAfter)")

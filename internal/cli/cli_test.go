@@ -15,7 +15,6 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
-
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestOptionsLoad(t *testing.T) {

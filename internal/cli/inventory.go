@@ -39,6 +39,9 @@ type InventorySource struct {
 	Heartbeats  map[string]time.Time
 	NewestLease time.Time
 	Notes       []string
+	// Policy is the cluster's ClusterSeccompPolicy "default", when read from
+	// a cluster that has one.
+	Policy *v1alpha1.ClusterSeccompPolicy
 	// Leases counts the agent Leases read.
 	Leases int
 	// LeaseRequired makes a node without a Lease unknown even when no Lease

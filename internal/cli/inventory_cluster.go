@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -36,6 +37,15 @@ func ClusterInventory(ctx context.Context, cfg *rest.Config, namespace string) (
 		}
 	}
 	src := &InventorySource{Heartbeats: map[string]time.Time{}, LeaseRequired: true}
+	csp := &v1alpha1.ClusterSeccompPolicy{}
+	switch err := c.Get(ctx, client.ObjectKey{Name: v1alpha1.DefaultPolicyName}, csp); {
+	case err == nil:
+		src.Policy = csp
+	case apierrors.IsNotFound(err):
+		src.Notes = append(src.Notes, fmt.Sprintf("the cluster has no ClusterSeccompPolicy %q: nodes are classified with the built-in defaults, as the webhook does", v1alpha1.DefaultPolicyName))
+	default:
+		src.Notes = append(src.Notes, fmt.Sprintf("reading ClusterSeccompPolicy %q failed (%v): nodes are classified with the built-in defaults; give --policy to use a file", v1alpha1.DefaultPolicyName, err))
+	}
 	for i := range nodes.Items {
 		src.Nodes = append(src.Nodes, &nodes.Items[i])
 	}

@@ -141,9 +141,17 @@ func checkDefaultProfile(value string) error {
 	return nil
 }
 
-// LoadPolicy reads and compiles the ClusterSeccompPolicy in file ("" for
-// the built-in defaults), with check's messages and notes dropped.
-func LoadPolicy(file string) (*policy.Policy, error) {
+// InventoryPolicy is the policy the inventory report classifies nodes with:
+// the ClusterSeccompPolicy in file when one is given, else the cluster's
+// (src.Policy), else the built-in defaults.
+func InventoryPolicy(file string, src *InventorySource) (*policy.Policy, error) {
+	if file == "" && src.Policy != nil {
+		p, errs := policy.Compile(src.Policy)
+		if len(errs) > 0 {
+			src.Notes = append(src.Notes, fmt.Sprintf("the cluster's ClusterSeccompPolicy %q is invalid (%v); the webhook serves the valid parts, and so does this report", src.Policy.Name, errs.ToAggregate()))
+		}
+		return p, nil
+	}
 	p, _, _, err := loadPolicy(file)
 	return p, err
 }
