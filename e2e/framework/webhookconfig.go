@@ -32,7 +32,7 @@ func WebhookRules() []admissionregistrationv1.RuleWithOperations { return webhoo
 // namespace are always excluded).
 func namespaceSelector() *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}},
+		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{string(v1alpha1.ModeDisabled)}},
 		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", v1alpha1.DefaultReleaseNamespace}},
 	}}
 }

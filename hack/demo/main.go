@@ -199,7 +199,7 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 	c := d.c
 	for _, ns := range []*corev1.Namespace{
 		{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultReleaseNamespace}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: "enforce"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: string(v1alpha1.ModeEnforce)}}},
 	} {
 		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, nil, err
@@ -397,14 +397,11 @@ func (d *demo) podState(ctx context.Context, ns, name, container string, deadlin
 
 // profileOf is the pod-level profile of a pod or pod template, as text.
 func profileOf(obj *unstructured.Unstructured) string {
-	paths := map[string][]string{
-		"Pod":     {"spec"},
-		"CronJob": {"spec", "jobTemplate", "spec", "template", "spec"},
-	}
-	p, ok := paths[obj.GetKind()]
+	k, ok := policy.KindFor(obj.GroupVersionKind())
 	if !ok {
-		p = []string{"spec", "template", "spec"}
+		return ""
 	}
+	p := strings.Split(k.PodSpecPath, ".")
 	sp, found, _ := unstructured.NestedMap(obj.Object, append(p, "securityContext", "seccompProfile")...)
 	if !found {
 		return ""
@@ -471,12 +468,17 @@ func printResults(w io.Writer, results []*result) {
 // admitted object and reports a decision that was not acted on (audit mode).
 func auditVerdict(cp *framework.ControlPlane, r *result) string {
 	resource := strings.ToLower(r.kind) + "s"
+	for _, k := range policy.Kinds() {
+		if k.Kind == r.kind {
+			resource = k.Resource
+		}
+	}
 	key := framework.ValidatingWebhookName + "/"
 	for range 20 {
 		events, err := cp.AuditEvents(resource, r.namespace, r.name)
 		if err == nil && len(events) > 0 {
 			a := events[len(events)-1].Annotations
-			if a[key+"decision"] != "would-deny" || a[key+"mode"] != "audit" {
+			if a[key+"decision"] != "would-deny" || a[key+"mode"] != string(v1alpha1.ModeAudit) {
 				return ""
 			}
 			out := "would deny: " + a[key+"violations"]
