@@ -16,6 +16,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v3.22.0
 # golang.org/x/perf has no releases; this is the pseudo-version of its latest commit when pinned.
 BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
+DEADCODE_VERSION ?= v0.52.0
 # Helm's own Makefile stamps the Kubernetes minor of the client-go it is built
 # against (v0.37 for HELM_VERSION v3.22.0); without it `helm template` assumes
 # Kubernetes 1.20. Update together with HELM_VERSION.
@@ -26,6 +27,7 @@ CONTROLLER_GEN := $(LOCALBIN)/controller-gen
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint
 HELM := $(LOCALBIN)/helm
 BENCHSTAT := $(LOCALBIN)/benchstat
+DEADCODE := $(LOCALBIN)/deadcode
 
 # Build stamping.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -72,7 +74,7 @@ test-unit: ## Run unit tests (no API server) with the race detector.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) $(HELM) ## Check formatting (gofmt), go vet, golangci-lint and helm lint.
+lint: $(GOLANGCI_LINT) $(HELM) $(DEADCODE) ## Check formatting (gofmt), go vet, golangci-lint, deadcode and helm lint.
 	@unformatted="$$(gofmt -l $(GOFMT_FILES))"; \
 	if [ -n "$$unformatted" ]; then \
 		echo "error: these files are not gofmt-formatted (run 'gofmt -w' on them):" >&2; \
@@ -81,13 +83,14 @@ lint: $(GOLANGCI_LINT) $(HELM) ## Check formatting (gofmt), go vet, golangci-lin
 	fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	bash hack/deadcode.sh $(DEADCODE)
 	$(HELM) lint --strict charts/seccomp-guard
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code (api/), CRDs (charts/seccomp-guard/crds) and the chart's native policies.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=charts/seccomp-guard/crds
-	$(GO) run ./hack/nativechart/gen
+	$(GO) run ./internal/nativechart/gen
 
 .PHONY: verify
 verify: generate ## Fail if generated files or go.mod/go.sum are out of date.
@@ -156,7 +159,7 @@ distclean: ## Remove all of bin/: tools, control plane and build output.
 ##@ Tools
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(GOLANGCI_LINT) $(HELM) $(BENCHSTAT) ## Build the pinned tools into bin/.
+tools: $(CONTROLLER_GEN) $(GOLANGCI_LINT) $(HELM) $(BENCHSTAT) $(DEADCODE) ## Build the pinned tools into bin/.
 
 # Each tool is the real target; its prerequisite is a stamp file named after the
 # pinned version. A new version means a missing stamp, which is created (and the
@@ -168,7 +171,8 @@ $(LOCALBIN):
 $(LOCALBIN)/.controller-gen-$(CONTROLLER_GEN_VERSION) \
 $(LOCALBIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION) \
 $(LOCALBIN)/.helm-$(HELM_VERSION) \
-$(LOCALBIN)/.benchstat-$(BENCHSTAT_VERSION): | $(LOCALBIN)
+$(LOCALBIN)/.benchstat-$(BENCHSTAT_VERSION) \
+$(LOCALBIN)/.deadcode-$(DEADCODE_VERSION): | $(LOCALBIN)
 	@tool="$(notdir $@)"; tool="$${tool#.}"; tool="$${tool%-v*}"; \
 	rm -f "$(LOCALBIN)/.$$tool-"*
 	@touch $@
@@ -190,4 +194,8 @@ $(HELM): $(LOCALBIN)/.helm-$(HELM_VERSION)
 
 $(BENCHSTAT): $(LOCALBIN)/.benchstat-$(BENCHSTAT_VERSION)
 	GOBIN=$(LOCALBIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	@touch $@
+
+$(DEADCODE): $(LOCALBIN)/.deadcode-$(DEADCODE_VERSION)
+	GOBIN=$(LOCALBIN) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
 	@touch $@

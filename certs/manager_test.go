@@ -12,11 +12,11 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 )
 
 func webhookConfigs(name string, caBundle []byte) []client.Object {
@@ -35,11 +35,9 @@ func webhookConfigs(name string, caBundle []byte) []client.Object {
 }
 
 func newTestManager(objs ...client.Object) (*Manager, *clocktesting.FakeClock) {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
 	clock := clocktesting.NewFakeClock(t0)
 	return &Manager{
-		Client:  fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build(),
+		Client:  fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).Build(),
 		Options: *testOptions(),
 		Clock:   clock,
 		Log:     logr.Discard(),

@@ -38,22 +38,22 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	coordinationv1ac "k8s.io/client-go/applyconfigurations/coordination/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // FieldManager is the agent's server-side apply field manager.
 const FieldManager = "seccomp-guard-agent"
 
 // AgentOptions configure the agent. Zero values take the defaults named on
-// each field.
+// each field (DefaultAgentOptions).
 type AgentOptions struct {
 	// NodeName is the node the agent runs on. Required.
 	NodeName string
@@ -68,7 +68,8 @@ type AgentOptions struct {
 	// LeaseDuration is the heartbeat Lease's duration; it is renewed every
 	// quarter of it. Default 40s, at least 1s.
 	LeaseDuration time.Duration
-	// Namespace holds the heartbeat Lease (the release namespace). Default "seccomp-guard".
+	// Namespace holds the heartbeat Lease (the release namespace). Default
+	// v1alpha1.DefaultReleaseNamespace ("seccomp-guard").
 	Namespace string
 	// Debounce is how long the tree must be quiet after a change before it
 	// is scanned (at most 10 times as long under constant change). Default 500ms.
@@ -91,30 +92,35 @@ func (o *AgentOptions) Validate() error {
 	return nil
 }
 
-func (o *AgentOptions) setDefaults() {
-	if o.SeccompRoot == "" {
-		o.SeccompRoot = DefaultSeccompRoot
-	}
-	if o.Resync == 0 {
-		o.Resync = 5 * time.Minute
-	}
-	if o.LeaseDuration == 0 {
-		o.LeaseDuration = 40 * time.Second
-	}
-	if o.Namespace == "" {
-		o.Namespace = "seccomp-guard"
-	}
-	if o.Debounce == 0 {
-		o.Debounce = 500 * time.Millisecond
+// DefaultAgentOptions returns the defaults of AgentOptions: what the agent
+// uses for a zero field and what the agent command's flags default to.
+func DefaultAgentOptions() AgentOptions {
+	return AgentOptions{
+		SeccompRoot:   DefaultSeccompRoot,
+		Resync:        5 * time.Minute,
+		LeaseDuration: 40 * time.Second,
+		Namespace:     v1alpha1.DefaultReleaseNamespace,
+		Debounce:      500 * time.Millisecond,
 	}
 }
 
-// AgentScheme knows what the agent reads and writes.
-func AgentScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(v1alpha1.AddToScheme(s))
-	return s
+func (o *AgentOptions) setDefaults() {
+	d := DefaultAgentOptions()
+	if o.SeccompRoot == "" {
+		o.SeccompRoot = d.SeccompRoot
+	}
+	if o.Resync == 0 {
+		o.Resync = d.Resync
+	}
+	if o.LeaseDuration == 0 {
+		o.LeaseDuration = d.LeaseDuration
+	}
+	if o.Namespace == "" {
+		o.Namespace = d.Namespace
+	}
+	if o.Debounce == 0 {
+		o.Debounce = d.Debounce
+	}
 }
 
 // RunAgent runs the agent until ctx is cancelled.
@@ -122,7 +128,7 @@ func RunAgent(ctx context.Context, cfg *rest.Config, opts AgentOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: AgentScheme()})
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
 		return fmt.Errorf("creating the API client: %w", err)
 	}
@@ -321,7 +327,7 @@ func (a *Agent) RenewLease(ctx context.Context) error {
 		return errors.New("the Node has not been read yet")
 	}
 	node := a.Options.NodeName
-	lease := coordinationv1ac.Lease(LeaseName(node), a.Options.Namespace).
+	lease := coordinationv1ac.Lease(policy.LeaseName(node), a.Options.Namespace).
 		WithOwnerReferences(metav1ac.OwnerReference().
 			WithAPIVersion("v1").WithKind("Node").WithName(node).WithUID(facts.uid)).
 		WithSpec(coordinationv1ac.LeaseSpec().
@@ -329,7 +335,7 @@ func (a *Agent) RenewLease(ctx context.Context) error {
 			WithLeaseDurationSeconds(int32(math.Ceil(a.Options.LeaseDuration.Seconds()))).
 			WithRenewTime(metav1.NewMicroTime(a.now())))
 	if err := a.Client.Apply(ctx, lease, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("renewing Lease %s/%s: %w", a.Options.Namespace, LeaseName(node), err)
+		return fmt.Errorf("renewing Lease %s/%s: %w", a.Options.Namespace, policy.LeaseName(node), err)
 	}
 	return nil
 }

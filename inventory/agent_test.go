@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 )
 
 // writes counts the agent's server-side applies, and can make them fail.
@@ -118,7 +119,7 @@ func newAgentFixture(t *testing.T, objs ...client.Object) *agentFixture {
 	t.Helper()
 	w := &writes{}
 	c := fake.NewClientBuilder().
-		WithScheme(AgentScheme()).
+		WithScheme(scheme.Scheme).
 		WithObjects(objs...).
 		WithStatusSubresource(&v1alpha1.NodeSeccompInventory{}).
 		WithInterceptorFuncs(w.funcs()).

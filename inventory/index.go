@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,12 +21,6 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
-
-// LeasePrefix prefixes each agent's heartbeat Lease: seccomp-guard-<node>.
-const LeasePrefix = "seccomp-guard-"
-
-// LeaseName is the heartbeat Lease of a node's agent.
-func LeaseName(node string) string { return LeasePrefix + node }
 
 // Index is the webhook's in-memory view of nodes, their inventories and
 // their agents' heartbeats. Informer events keep it current; NodeView
@@ -119,14 +112,6 @@ func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
 	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: !seen, Found: found, Profile: entry}
 }
 
-// Heartbeat returns when the node's agent was last observed renewing its Lease.
-func (ix *Index) Heartbeat(node string) (time.Time, bool) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	t, ok := ix.heartbeats[node]
-	return t, ok
-}
-
 func unwrap(o any) any {
 	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 		return d.Obj
@@ -208,11 +193,14 @@ func (ix *Index) removeProfiles(node string) {
 	}
 }
 
-func leaseNode(l *coordinationv1.Lease, namespace string) (string, bool) {
-	if l.Namespace != namespace || !strings.HasPrefix(l.Name, LeasePrefix) {
-		return "", false
+// leaseHeartbeat reads an agent's heartbeat from a Lease of the release
+// namespace, with the one Lease reader the CLI uses too.
+func leaseHeartbeat(l *coordinationv1.Lease, namespace string) (policy.Heartbeat, bool) {
+	if l.Namespace != namespace {
+		return policy.Heartbeat{}, false
 	}
-	return strings.TrimPrefix(l.Name, LeasePrefix), true
+	hb, err := policy.ReadLease(l)
+	return hb, err == nil
 }
 
 // setLease records a heartbeat when the Lease's renewTime changed: liveness
@@ -223,14 +211,11 @@ func (ix *Index) setLease(o any, namespace string) {
 	if !ok {
 		return
 	}
-	node, ok := leaseNode(l, namespace)
+	hb, ok := leaseHeartbeat(l, namespace)
 	if !ok {
 		return
 	}
-	renew := ""
-	if l.Spec.RenewTime != nil {
-		renew = l.Spec.RenewTime.UTC().Format(time.RFC3339Nano)
-	}
+	node, renew := hb.Node, hb.Renewed.UTC().Format(time.RFC3339Nano)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if prev, seen := ix.renewals[node]; seen && prev == renew {
@@ -245,8 +230,11 @@ func (ix *Index) deleteLease(o any, namespace string) {
 	if !ok {
 		return
 	}
-	node, ok := leaseNode(l, namespace)
-	if !ok {
+	if l.Namespace != namespace {
+		return
+	}
+	node, err := policy.LeaseNode(l)
+	if err != nil {
 		return
 	}
 	ix.mu.Lock()

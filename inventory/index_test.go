@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -92,7 +93,7 @@ func TestIndexInventories(t *testing.T) {
 	clk := newClock()
 	ix := NewEmptyIndex(clk.now)
 	ix.setNode(testNode("node-a", nil))
-	ix.setLease(testLease(leaseNS, LeaseName("node-a"), clk.t), leaseNS)
+	ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), clk.t), leaseNS)
 	hb := clk.t
 
 	cases := []struct {
@@ -190,27 +191,27 @@ func TestIndexHeartbeats(t *testing.T) {
 		{
 			name:    "Lease added: seen now, whatever its renewTime says",
 			advance: time.Minute,
-			lease:   func() { ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock), leaseNS) },
+			lease:   func() { ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock), leaseNS) },
 			want:    newClock().t.Add(time.Minute),
 		},
 		{
 			name:    "Lease updated without a new renewTime (a resync, a label): no heartbeat",
 			advance: 10 * time.Second,
-			lease:   func() { ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock), leaseNS) },
+			lease:   func() { ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock), leaseNS) },
 			want:    newClock().t.Add(time.Minute),
 		},
 		{
 			name:    "renewed: seen now",
 			advance: 10 * time.Second,
 			lease: func() {
-				ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
+				ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
 			},
 			want: newClock().t.Add(time.Minute + 20*time.Second),
 		},
 		{
 			name:    "a Lease in another namespace is not ours",
 			advance: 10 * time.Second,
-			lease:   func() { ix.setLease(testLease("kube-node-lease", LeaseName("node-a"), clk.t), leaseNS) },
+			lease:   func() { ix.setLease(testLease("kube-node-lease", policy.LeaseName("node-a"), clk.t), leaseNS) },
 			want:    newClock().t.Add(time.Minute + 20*time.Second),
 		},
 		{
@@ -223,15 +224,17 @@ func TestIndexHeartbeats(t *testing.T) {
 			name:    "Lease deleted: unknown again",
 			advance: 10 * time.Second,
 			lease: func() {
-				ix.deleteLease(toolscache.DeletedFinalStateUnknown{Obj: testLease(leaseNS, LeaseName("node-a"), time.Time{})}, leaseNS)
+				ix.deleteLease(toolscache.DeletedFinalStateUnknown{Obj: testLease(leaseNS, policy.LeaseName("node-a"), time.Time{})}, leaseNS)
 			},
 			want: time.Time{},
 		},
 		{
 			name:    "recreated with the old renewTime: a new Lease is a heartbeat",
 			advance: 10 * time.Second,
-			lease:   func() { ix.setLease(testLease(leaseNS, LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS) },
-			want:    newClock().t.Add(2 * time.Minute),
+			lease: func() {
+				ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
+			},
+			want: newClock().t.Add(2 * time.Minute),
 		},
 	}
 	for _, s := range steps {
@@ -243,10 +246,10 @@ func TestIndexHeartbeats(t *testing.T) {
 			assert.Equal(t, s.want.IsZero(), l.NoHeartbeat, "NoHeartbeat")
 		})
 	}
-	got, ok := ix.Heartbeat("node-a")
+	got, ok := observedHeartbeat(ix, "node-a")
 	assert.True(t, ok)
 	assert.Equal(t, newClock().t.Add(2*time.Minute), got)
-	_, ok = ix.Heartbeat("node-b")
+	_, ok = observedHeartbeat(ix, "node-b")
 	assert.False(t, ok)
 }
 
@@ -257,7 +260,7 @@ func TestIndexStaleness(t *testing.T) {
 	ix := NewEmptyIndex(clk.now)
 	ix.setNode(testNode("node-a", nil))
 	ix.setInventory(testInventory("node-a", webProfile))
-	ix.setLease(testLease(leaseNS, LeaseName("node-a"), clk.t), leaseNS)
+	ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), clk.t), leaseNS)
 
 	deny := &v1alpha1.ClusterSeccompPolicy{Spec: v1alpha1.ClusterSeccompPolicySpec{
 		Localhost: v1alpha1.LocalhostPolicy{UnknownNodes: v1alpha1.UnknownNodesDeny, StaleAfter: &metav1.Duration{Duration: time.Minute}},
@@ -290,14 +293,14 @@ func TestIndexStaleness(t *testing.T) {
 	clk.advance(2 * time.Second)
 	assert.Equal(t, []string{`spec.securityContext.seccompProfile.localhostProfile: "profiles/web.json" cannot be checked on the only node this pod can run on: node-a (agent last seen 1m1s ago) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`}, evaluate())
 
-	ix.setLease(testLease(leaseNS, LeaseName("node-a"), clk.t), leaseNS)
+	ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), clk.t), leaseNS)
 	assert.Empty(t, evaluate(), "fresh again once a renewal is observed")
 }
 
 // TestNewIndex checks the informer wiring: events of each kind reach the index.
 func TestNewIndex(t *testing.T) {
 	ctx := context.Background()
-	informers := &informertest.FakeInformers{Scheme: AgentScheme()}
+	informers := &informertest.FakeInformers{Scheme: scheme.Scheme}
 	ix, err := NewIndex(ctx, informers, leaseNS)
 	require.NoError(t, err)
 
@@ -319,11 +322,11 @@ func TestNewIndex(t *testing.T) {
 	invs.Update(testInventory("node-b"), testInventory("node-b", webProfile))
 	assert.True(t, ix.Profile("node-b", webProfile.Path).Found)
 
-	leases.Add(testLease(leaseNS, LeaseName("node-b"), time.Now()))
-	_, ok := ix.Heartbeat("node-b")
+	leases.Add(testLease(leaseNS, policy.LeaseName("node-b"), time.Now()))
+	_, ok := observedHeartbeat(ix, "node-b")
 	assert.True(t, ok)
-	leases.Delete(testLease(leaseNS, LeaseName("node-b"), time.Now()))
-	_, ok = ix.Heartbeat("node-b")
+	leases.Delete(testLease(leaseNS, policy.LeaseName("node-b"), time.Now()))
+	_, ok = observedHeartbeat(ix, "node-b")
 	assert.False(t, ok)
 
 	invs.Delete(testInventory("node-b", webProfile))
@@ -361,9 +364,9 @@ func TestCacheByObject(t *testing.T) {
 	inv.ManagedFields = managed
 	assert.Equal(t, testInventory("node-a", webProfile), transform(inv), "an inventory drops warnings and managedFields")
 
-	lease := testLease(leaseNS, LeaseName("node-a"), time.Time{})
+	lease := testLease(leaseNS, policy.LeaseName("node-a"), time.Time{})
 	lease.ManagedFields = managed
-	assert.Equal(t, testLease(leaseNS, LeaseName("node-a"), time.Time{}), transform(lease))
+	assert.Equal(t, testLease(leaseNS, policy.LeaseName("node-a"), time.Time{}), transform(lease))
 	for k, v := range byObject {
 		if _, isLease := k.(*coordinationv1.Lease); isLease {
 			assert.Equal(t, []string{leaseNS}, slices.Collect(maps.Keys(v.Namespaces)), "Leases only from the agents' namespace")
@@ -384,4 +387,12 @@ func sameType(a, b any) bool {
 		return ok
 	}
 	return false
+}
+
+// observedHeartbeat returns when the index last observed the node's agent renew its Lease.
+func observedHeartbeat(ix *Index, node string) (time.Time, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	t, ok := ix.heartbeats[node]
+	return t, ok
 }

@@ -23,7 +23,7 @@ package native
 //
 // TestCELTypeChecksAgainstSchemas type-checks the same expressions with
 // object and oldObject typed by the OpenAPI schema of each kind the
-// policies match (policy.SupportedKinds: Pod, ReplicationController,
+// policies match (policy.Kinds: Pod, ReplicationController,
 // PodTemplate, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob)
 // and params by the ClusterSeccompPolicy CRD's schema, so that a misspelled or
 // misplaced field (seccompProfil, spec.template of a Pod, an unknown params
@@ -450,13 +450,17 @@ func init() {
 	vars := Build("").ValidatingPolicies[0].Spec.Variables
 	i := slices.IndexFunc(vars, func(v admissionregistrationv1.Variable) bool { return v.Name == "oldEphemeral" })
 	// variables.ephemeralOnly is true only for the pods/ephemeralcontainers
-	// subresource, whose object and oldObject are Pods.
-	for _, kind := range []string{"ReplicationController", "PodTemplate", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"} {
+	// subresource, whose object and oldObject are Pods; the other kinds have
+	// no spec.ephemeralContainers, or no spec at all (PodTemplate).
+	for _, k := range policy.Kinds() {
+		if k.IsPod() {
+			continue
+		}
 		field := "ephemeralContainers"
-		if kind == "PodTemplate" {
+		if !strings.HasPrefix(k.PodSpecPath, "spec.") {
 			field = "spec"
 		}
-		guardedByRuntime[kind] = []string{
+		guardedByRuntime[k.Kind] = []string{
 			fmt.Sprintf("ValidatingAdmissionPolicy/seccomp-guard-enforce spec.variables[%d] (oldEphemeral): undefined field '%s'", i, field)}
 	}
 }
@@ -466,11 +470,11 @@ func TestCELTypeChecksAgainstSchemas(t *testing.T) {
 	units := schemaUnits(t)
 
 	kinds := schemas.matchedKinds(t, units[0].match)
-	var names []string
-	for _, k := range kinds {
-		names = append(names, k.Kind)
+	var supported []schema.GroupVersionKind
+	for _, k := range policy.Kinds() {
+		supported = append(supported, k.GroupVersionKind)
 	}
-	assert.ElementsMatch(t, policy.SupportedKinds, names, "the policies match the kinds the engine evaluates")
+	assert.ElementsMatch(t, supported, kinds, "the policies match the kinds the engine evaluates")
 	for _, u := range units[1:] {
 		assert.Equal(t, kinds, schemas.matchedKinds(t, u.match), "%s matches the same kinds", u.name)
 	}
@@ -512,7 +516,7 @@ func TestKindNarrowing(t *testing.T) {
 	}{
 		{"Pod", podSpecExpr("object"), `!(object == null) ? object.spec : null`},
 		{"PodTemplate", podSpecExpr("object"), `!(object == null) ? ((has(object.template) && has(object.template.spec)) ? object.template.spec : null) : null`},
-		{"CronJob", podSpecExpr("object"), `!(object == null) ? object.spec.jobTemplate.spec.template.spec : null`},
+		{"CronJob", podSpecExpr("object"), `!(object == null) ? (has(object.spec.jobTemplate.spec.template.spec) ? object.spec.jobTemplate.spec.template.spec : null) : null`},
 		{"Deployment", podSpecExpr("object"), `!(object == null) ? ((has(object.spec.template) && has(object.spec.template.spec)) ? object.spec.template.spec : null) : null`},
 		{"Job", podMetaExpr("oldObject"), `!(oldObject == null) ? ((has(oldObject.spec.template) && has(oldObject.spec.template.metadata)) ? oldObject.spec.template.metadata : null) : null`},
 		{"Pod", `request.kind.kind == 'Pod'`, `request.kind.kind == "Pod"`},

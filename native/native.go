@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // DefaultNamePrefix prefixes the objects' names unless told otherwise (the release name).
@@ -175,8 +176,8 @@ func validations(mode v1alpha1.Mode) []admissionregistrationv1.Validation {
 	}
 	msgs := "(variables.counted + variables.kept)"
 	if mode == v1alpha1.ModeWarn {
-		msgs = "(variables.mode == 'warn' ? variables.counted + variables.kept : variables.mode == 'enforce' ? variables.kept : [])"
-		active = "variables.mode in ['warn', 'enforce']"
+		msgs = fmt.Sprintf("(variables.mode == '%s' ? variables.counted + variables.kept : variables.mode == '%s' ? variables.kept : [])", v1alpha1.ModeWarn, v1alpha1.ModeEnforce)
+		active = "variables.mode in " + celList([]v1alpha1.Mode{v1alpha1.ModeWarn, v1alpha1.ModeEnforce})
 	}
 	var out []admissionregistrationv1.Validation
 	for i := range maxListed {
@@ -200,30 +201,31 @@ func toVariables(vs []variable) []admissionregistrationv1.Variable {
 	return out
 }
 
-// matchResources selects the kinds of policy/objects.go SupportedKinds on
-// CREATE and UPDATE, and for validation the pods/ephemeralcontainers subresource.
+// matchResources selects the supported kinds (policy.Kinds) on CREATE and
+// UPDATE, and for validation the pods/ephemeralcontainers subresource.
 func matchResources(ephemeral bool) *admissionregistrationv1.MatchResources {
 	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
-	rule := func(group string, resources ...string) admissionregistrationv1.NamedRuleWithOperations {
-		return admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-			Operations: ops,
-			Rule: admissionregistrationv1.Rule{
-				APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources,
-				Scope: ptr.To(admissionregistrationv1.NamespacedScope),
-			},
-		}}
+	var rules []admissionregistrationv1.NamedRuleWithOperations
+	byGroup := map[string]int{}
+	for _, k := range policy.Kinds() {
+		i, ok := byGroup[k.Group]
+		if !ok {
+			i = len(rules)
+			byGroup[k.Group] = i
+			rules = append(rules, admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+				Operations: ops,
+				Rule: admissionregistrationv1.Rule{
+					APIGroups: []string{k.Group}, APIVersions: []string{k.Version},
+					Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+				},
+			}})
+		}
+		rules[i].Resources = append(rules[i].Resources, k.Resource)
 	}
-	core := []string{"pods", "replicationcontrollers", "podtemplates"}
-	if ephemeral {
-		core = append(core, "pods/ephemeralcontainers")
+	if ephemeral { // after the core kinds, as the API server lists it
+		i := byGroup[""]
+		rules[i].Resources = append(rules[i].Resources, "pods/"+policy.EphemeralContainersSubresource)
 	}
 	equivalent := admissionregistrationv1.Equivalent
-	return &admissionregistrationv1.MatchResources{
-		MatchPolicy: &equivalent,
-		ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
-			rule("", core...),
-			rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
-			rule("batch", "jobs", "cronjobs"),
-		},
-	}
+	return &admissionregistrationv1.MatchResources{MatchPolicy: &equivalent, ResourceRules: rules}
 }

@@ -5,18 +5,9 @@ import (
 	"path"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
-)
-
-// Defaults of a ClusterSeccompPolicy, the same as the CRD schema's.
-const (
-	DefaultMode         = v1alpha1.ModeDisabled
-	DefaultNodeCoverage = v1alpha1.NodeCoverageAll
-	DefaultUnknownNodes = v1alpha1.UnknownNodesWarn
-	DefaultStaleAfter   = 5 * time.Minute
 )
 
 // Policy is a ClusterSeccompPolicy spec with every default applied and every
@@ -56,16 +47,16 @@ func DefaultPolicy() *Policy {
 // to their defaults.
 func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 	p := &Policy{
-		DefaultMode:          DefaultMode,
-		DefaultProfile:       v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeRuntimeDefault},
+		DefaultMode:          v1alpha1.DefaultMode,
+		DefaultProfile:       v1alpha1.DefaultProfileRef(),
 		ExemptNamespaces:     map[string]bool{},
 		ExemptUsernames:      map[string]bool{},
 		ExemptRuntimeClasses: map[string]bool{},
-		NodeCoverage:         DefaultNodeCoverage,
-		UnknownNodes:         DefaultUnknownNodes,
-		StaleAfter:           DefaultStaleAfter,
-		RejectAllowByDefault: true,
-		Workloads:            true,
+		NodeCoverage:         v1alpha1.DefaultNodeCoverage,
+		UnknownNodes:         v1alpha1.DefaultUnknownNodes,
+		StaleAfter:           v1alpha1.DefaultStaleAfter,
+		RejectAllowByDefault: v1alpha1.DefaultRejectAllowByDefault,
+		Workloads:            v1alpha1.DefaultWorkloads,
 	}
 	if obj == nil {
 		return p, nil
@@ -75,17 +66,17 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 	specPath := field.NewPath("spec")
 	var errs field.ErrorList
 
-	switch spec.DefaultMode {
-	case "":
-	case v1alpha1.ModeDisabled, v1alpha1.ModeAudit, v1alpha1.ModeWarn, v1alpha1.ModeEnforce:
+	switch {
+	case spec.DefaultMode == "":
+	case spec.DefaultMode.IsValid():
 		p.DefaultMode = spec.DefaultMode
 	default:
-		errs = append(errs, field.NotSupported(specPath.Child("defaultMode"), spec.DefaultMode, modeNames))
+		errs = append(errs, field.NotSupported(specPath.Child("defaultMode"), spec.DefaultMode, v1alpha1.Modes()))
 	}
 
 	if ref := spec.DefaultProfile; ref != nil {
 		if _, err := ParseProfileRef(*ref); err != nil {
-			errs = append(errs, field.Invalid(specPath.Child("defaultProfile"), profileRefString(*ref), err.Error()))
+			errs = append(errs, field.Invalid(specPath.Child("defaultProfile"), ref.String(), err.Error()))
 		} else {
 			p.DefaultProfile = *ref.DeepCopy()
 		}
@@ -112,19 +103,19 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 				`not a valid glob: use path.Match syntax relative to the kubelet's seccomp root, e.g. "operator/*" or "profiles/*.json"`))
 		}
 	}
-	switch lh.NodeCoverage {
-	case "":
-	case v1alpha1.NodeCoverageAll, v1alpha1.NodeCoverageAny, v1alpha1.NodeCoverageOff:
+	switch {
+	case lh.NodeCoverage == "":
+	case lh.NodeCoverage.IsValid():
 		p.NodeCoverage = lh.NodeCoverage
 	default:
-		errs = append(errs, field.NotSupported(lhPath.Child("nodeCoverage"), lh.NodeCoverage, []string{"All", "Any", "Off"}))
+		errs = append(errs, field.NotSupported(lhPath.Child("nodeCoverage"), lh.NodeCoverage, v1alpha1.NodeCoverages()))
 	}
-	switch lh.UnknownNodes {
-	case "":
-	case v1alpha1.UnknownNodesDeny, v1alpha1.UnknownNodesWarn, v1alpha1.UnknownNodesAllow:
+	switch {
+	case lh.UnknownNodes == "":
+	case lh.UnknownNodes.IsValid():
 		p.UnknownNodes = lh.UnknownNodes
 	default:
-		errs = append(errs, field.NotSupported(lhPath.Child("unknownNodes"), lh.UnknownNodes, []string{"Deny", "Warn", "Allow"}))
+		errs = append(errs, field.NotSupported(lhPath.Child("unknownNodes"), lh.UnknownNodes, v1alpha1.UnknownNodesValues()))
 	}
 	if lh.StaleAfter != nil {
 		if lh.StaleAfter.Duration < time.Second {
@@ -148,43 +139,6 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 	return p, errs
 }
 
-var modeNames = []string{
-	string(v1alpha1.ModeDisabled), string(v1alpha1.ModeAudit),
-	string(v1alpha1.ModeWarn), string(v1alpha1.ModeEnforce),
-}
-
-// ApplyDefaults fills the unset fields of a ClusterSeccompPolicy spec with the
-// values the CRD schema would default, for manifests read from files.
-func ApplyDefaults(spec *v1alpha1.ClusterSeccompPolicySpec) {
-	if spec.DefaultMode == "" {
-		spec.DefaultMode = DefaultMode
-	}
-	if spec.Localhost.NodeCoverage == "" {
-		spec.Localhost.NodeCoverage = DefaultNodeCoverage
-	}
-	if spec.Localhost.UnknownNodes == "" {
-		spec.Localhost.UnknownNodes = DefaultUnknownNodes
-	}
-	if spec.Localhost.StaleAfter == nil {
-		spec.Localhost.StaleAfter = &metav1.Duration{Duration: DefaultStaleAfter}
-	}
-	if spec.Localhost.RejectAllowByDefault == nil {
-		t := true
-		spec.Localhost.RejectAllowByDefault = &t
-	}
-	if spec.Workloads == nil {
-		t := true
-		spec.Workloads = &t
-	}
-}
-
-func profileRefString(ref v1alpha1.SeccompProfileRef) string {
-	if ref.Type == v1alpha1.ProfileTypeLocalhost && ref.LocalhostProfile != nil {
-		return "localhost/" + *ref.LocalhostProfile
-	}
-	return string(ref.Type)
-}
-
 // ParseProfileRef checks a profile reference and returns it in the
 // annotation form ("RuntimeDefault" or "localhost/<path>").
 func ParseProfileRef(ref v1alpha1.SeccompProfileRef) (string, error) {
@@ -201,7 +155,7 @@ func ParseProfileRef(ref v1alpha1.SeccompProfileRef) (string, error) {
 		if problem := localhostPathProblem(*ref.LocalhostProfile); problem != "" {
 			return "", fmt.Errorf("localhostProfile %q %s", *ref.LocalhostProfile, problem)
 		}
-		return "localhost/" + path.Clean(*ref.LocalhostProfile), nil
+		return v1alpha1.LocalhostPrefix + path.Clean(*ref.LocalhostProfile), nil
 	default:
 		return "", fmt.Errorf("type %q is not supported: use RuntimeDefault or Localhost", ref.Type)
 	}

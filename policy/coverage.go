@@ -7,9 +7,8 @@ package policy
 // (candidates.go); for each candidate, the NodeView's inventory entry for the
 // path and the node's heartbeat; spec.localhost.nodeCoverage, unknownNodes,
 // staleAfter and rejectAllowByDefault; the request time.
-// A node is ok (listed, valid and, when rejectAllowByDefault, with a
-// defaultAction that does not allow), missing, invalid, allow-by-default, or
-// unknown (no inventory, or its heartbeat older than staleAfter).
+// Each candidate is classified by ClassifyNode (classify.go): ok, missing,
+// invalid, allow-by-default or unknown.
 // All: denies when any candidate is missing, invalid or allow-by-default.
 // Any: denies only when no candidate is ok (and, under unknownNodes Warn or
 // Allow, none is unknown either, since an unknown node may have it); the
@@ -30,10 +29,6 @@ import (
 
 // maxNamedNodes is how many nodes a message names before it counts the rest.
 const maxNamedNodes = 5
-
-// allowingActions are the defaultActions under which a profile lets through
-// every syscall it does not list.
-var allowingActions = map[string]bool{"SCMP_ACT_ALLOW": true, "SCMP_ACT_LOG": true}
 
 type nodeFinding struct {
 	node   string
@@ -73,28 +68,27 @@ func (c *coverage) addOK(node, digest string) {
 func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) coverage {
 	var c coverage
 	for _, node := range nodes {
-		l := view.Profile(node, profilePath)
-		switch {
-		case !l.HasInventory:
-			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no inventory"})
-		case l.NoHeartbeat:
-			c.unknown = append(c.unknown, nodeFinding{node: node, detail: "no heartbeat from its agent"})
-		case !l.Heartbeat.IsZero() && now.Sub(l.Heartbeat) > p.StaleAfter:
-			c.unknown = append(c.unknown, nodeFinding{node: node, detail: fmt.Sprintf("agent last seen %s ago", now.Sub(l.Heartbeat).Round(time.Second))})
-		case !l.Found:
-			c.missing = append(c.missing, nodeFinding{node: node})
-		case !l.Profile.Valid:
-			c.invalid = append(c.invalid, nodeFinding{node: node, detail: l.Profile.Reason})
-		case p.RejectAllowByDefault && allowingActions[l.Profile.DefaultAction]:
-			c.allowByDefault = append(c.allowByDefault, nodeFinding{node: node, detail: l.Profile.DefaultAction})
+		v := ClassifyNode(p, view, now, node, profilePath)
+		f := nodeFinding{node: node, detail: v.Detail}
+		switch v.State {
+		case NodeUnknown:
+			c.unknown = append(c.unknown, f)
+		case NodeMissing:
+			c.missing = append(c.missing, f)
+		case NodeInvalid:
+			c.invalid = append(c.invalid, f)
+		case NodeAllowByDefault:
+			c.allowByDefault = append(c.allowByDefault, f)
 		default:
-			c.addOK(node, l.Profile.SHA256)
+			c.addOK(node, v.SHA256)
 		}
 	}
 	return c
 }
 
-// checkCoverage returns the violations and warnings for one Localhost place.
+// checkCoverage returns the violations and warnings for one Localhost place:
+// the nodes are classified (assessCoverage), the policy decides what counts
+// (decideCoverage), and coverageMessages words each reason.
 func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, profilePath string, cands candidates) ([]Violation, []string) {
 	if p.NodeCoverage == v1alpha1.NodeCoverageOff {
 		return nil, nil
@@ -109,74 +103,99 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 	}
 	c := assessCoverage(p, view, now, profilePath, cands.names)
 	n := len(cands.names)
-	violation := func(reason Reason, msg string) Violation {
-		return Violation{Reason: reason, Field: fld, Message: msg, container: pl.container, profile: profilePath}
-	}
-
-	missingMsg := func() string {
-		return fmt.Sprintf("%q is missing on %s: %s (%s); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity",
-			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing)
-	}
-	invalidMsg := func() string {
-		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix or replace the file there",
-			profilePath, ofNodes(len(c.invalid), n), nodeList(c.invalid, true), ReasonProfileInvalid)
-	}
-	allowMsg := func() string {
-		return fmt.Sprintf("%q lets through every syscall it does not list (defaultAction) on %s: %s (%s); use a profile whose defaultAction refuses, such as SCMP_ACT_ERRNO, or RuntimeDefault",
-			profilePath, ofNodes(len(c.allowByDefault), n), nodeList(c.allowByDefault, true), ReasonProfileAllowByDefault)
-	}
-	unknownMsg := func() string {
-		return fmt.Sprintf("%q cannot be checked on %s: %s (%s); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn",
-			profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), ReasonInventoryUnknown)
-	}
+	out := decideCoverage(p, &c)
 
 	var vs []Violation
 	var ws []string
-	unknownWarning := func(why string) {
-		if len(c.unknown) > 0 && p.UnknownNodes != v1alpha1.UnknownNodesAllow {
-			ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; %s",
-				fld, profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), why))
-		}
+	for _, r := range out.deny {
+		vs = append(vs, Violation{Reason: r, Field: fld, Message: coverageMessages[r](profilePath, &c, n), container: pl.container, profile: profilePath})
 	}
-
-	deny := p.NodeCoverage == v1alpha1.NodeCoverageAll ||
-		(c.ok == 0 && (len(c.unknown) == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
-	if deny {
-		if len(c.missing) > 0 {
-			vs = append(vs, violation(ReasonProfileMissing, missingMsg()))
-		}
-		if len(c.invalid) > 0 {
-			vs = append(vs, violation(ReasonProfileInvalid, invalidMsg()))
-		}
-		if len(c.allowByDefault) > 0 {
-			vs = append(vs, violation(ReasonProfileAllowByDefault, allowMsg()))
-		}
-		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
-			vs = append(vs, violation(ReasonInventoryUnknown, unknownMsg()))
-		} else {
-			unknownWarning("not held against the pod because spec.localhost.unknownNodes is Warn")
-		}
-	} else {
-		// nodeCoverage Any, and some node has it (or may have it).
-		why := fmt.Sprintf("admitted because spec.localhost.nodeCoverage is Any and %s it; pods placed on the others fail with CreateContainerError", haveIt(c.ok))
-		if c.ok == 0 {
-			why = "admitted because spec.localhost.nodeCoverage is Any and the unknown nodes may have it"
-		}
-		for _, msg := range []struct {
-			has  bool
-			text func() string
-		}{{len(c.missing) > 0, missingMsg}, {len(c.invalid) > 0, invalidMsg}, {len(c.allowByDefault) > 0, allowMsg}} {
-			if msg.has {
-				ws = append(ws, fld+": "+msg.text()+"; "+why)
-			}
-		}
-		unknownWarning("admitted because spec.localhost.nodeCoverage is Any")
+	for _, r := range out.warn {
+		ws = append(ws, fld+": "+coverageMessages[r](profilePath, &c, n)+"; "+out.warnWhy)
 	}
-
+	if out.unknownWhy != "" {
+		ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; %s",
+			fld, profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), out.unknownWhy))
+	}
 	if drift := driftWarning(c.byDigest); drift != "" {
 		ws = append(ws, fmt.Sprintf("%s: %q differs across nodes (profile drift): %s; pods behave differently depending on where they run", fld, profilePath, drift))
 	}
 	return vs, ws
+}
+
+// coverageOutcome is what the policy makes of a coverage: the reasons that
+// deny, the reasons only warned about (and why), and why unknown nodes are
+// only warned about ("" when they are not, or not at all).
+type coverageOutcome struct {
+	deny       []Reason
+	warn       []Reason
+	warnWhy    string
+	unknownWhy string
+}
+
+// decideCoverage applies spec.localhost.nodeCoverage and unknownNodes.
+// All denies whatever any candidate lacks; Any denies only when no candidate
+// is ok and no unknown node may have it (unless unknownNodes is Deny), and
+// otherwise warns.
+func decideCoverage(p *Policy, c *coverage) coverageOutcome {
+	var out coverageOutcome
+	found := func() []Reason {
+		var rs []Reason
+		if len(c.missing) > 0 {
+			rs = append(rs, ReasonProfileMissing)
+		}
+		if len(c.invalid) > 0 {
+			rs = append(rs, ReasonProfileInvalid)
+		}
+		if len(c.allowByDefault) > 0 {
+			rs = append(rs, ReasonProfileAllowByDefault)
+		}
+		return rs
+	}
+	warnUnknown := func(why string) {
+		if len(c.unknown) > 0 && p.UnknownNodes != v1alpha1.UnknownNodesAllow {
+			out.unknownWhy = why
+		}
+	}
+	deny := p.NodeCoverage == v1alpha1.NodeCoverageAll ||
+		(c.ok == 0 && (len(c.unknown) == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
+	if deny {
+		out.deny = found()
+		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
+			out.deny = append(out.deny, ReasonInventoryUnknown)
+		} else {
+			warnUnknown("not held against the pod because spec.localhost.unknownNodes is Warn")
+		}
+		return out
+	}
+	// nodeCoverage Any, and some node has it (or may have it).
+	out.warn = found()
+	out.warnWhy = fmt.Sprintf("admitted because spec.localhost.nodeCoverage is Any and %s it; pods placed on the others fail with CreateContainerError", haveIt(c.ok))
+	if c.ok == 0 {
+		out.warnWhy = "admitted because spec.localhost.nodeCoverage is Any and the unknown nodes may have it"
+	}
+	warnUnknown("admitted because spec.localhost.nodeCoverage is Any")
+	return out
+}
+
+// coverageMessages words each coverage reason for a profile on n candidates.
+var coverageMessages = map[Reason]func(profilePath string, c *coverage, n int) string{
+	ReasonProfileMissing: func(profilePath string, c *coverage, n int) string {
+		return fmt.Sprintf("%q is missing on %s: %s (%s); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity",
+			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing)
+	},
+	ReasonProfileInvalid: func(profilePath string, c *coverage, n int) string {
+		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix or replace the file there",
+			profilePath, ofNodes(len(c.invalid), n), nodeList(c.invalid, true), ReasonProfileInvalid)
+	},
+	ReasonProfileAllowByDefault: func(profilePath string, c *coverage, n int) string {
+		return fmt.Sprintf("%q lets through every syscall it does not list (defaultAction) on %s: %s (%s); use a profile whose defaultAction refuses, such as SCMP_ACT_ERRNO, or RuntimeDefault",
+			profilePath, ofNodes(len(c.allowByDefault), n), nodeList(c.allowByDefault, true), ReasonProfileAllowByDefault)
+	},
+	ReasonInventoryUnknown: func(profilePath string, c *coverage, n int) string {
+		return fmt.Sprintf("%q cannot be checked on %s: %s (%s); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn",
+			profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), ReasonInventoryUnknown)
+	},
 }
 
 func haveIt(n int) string {

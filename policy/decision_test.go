@@ -74,7 +74,7 @@ func TestCompile(t *testing.T) {
 		assert.Equal(t, v1alpha1.ProfileTypeRuntimeDefault, p.DefaultProfile.Type)
 		assert.Equal(t, v1alpha1.NodeCoverageAll, p.NodeCoverage)
 		assert.Equal(t, v1alpha1.UnknownNodesWarn, p.UnknownNodes)
-		assert.Equal(t, DefaultStaleAfter, p.StaleAfter)
+		assert.Equal(t, v1alpha1.DefaultStaleAfter, p.StaleAfter)
 		assert.True(t, p.RejectAllowByDefault)
 		assert.True(t, p.Workloads)
 	})

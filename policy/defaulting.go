@@ -18,6 +18,7 @@ package policy
 // version of the Kubernetes API survive.
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -36,28 +37,42 @@ func defaultProfile(p *Policy, ns Namespace) (*corev1.SeccompProfile, string) {
 	if !ok {
 		return toSeccompProfile(p.DefaultProfile), ""
 	}
-	value = strings.TrimSpace(value)
 	bad := func(why string) (*corev1.SeccompProfile, string) {
 		return nil, fmt.Sprintf("not set, and the default of namespace %q cannot be injected: annotation %s=%q %s (%s); set the annotation to RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>, or set spec.securityContext.seccompProfile in the pod yourself",
-			ns.Name, DefaultProfileAnnotation, ns.Annotations[DefaultProfileAnnotation], why, ReasonInvalidDefaultProfile)
+			ns.Name, DefaultProfileAnnotation, value, why, ReasonInvalidDefaultProfile)
 	}
+	ref, err := ParseDefaultProfileAnnotation(value)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if ref.Type == v1alpha1.ProfileTypeLocalhost && !profileAllowed(p, *ref.LocalhostProfile) {
+		return bad(fmt.Sprintf("names a profile that matches none of spec.localhost.allowedProfiles %s", quoteList(p.AllowedProfiles)))
+	}
+	return toSeccompProfile(ref), ""
+}
+
+// ParseDefaultProfileAnnotation reads the value of the namespace annotation
+// seccomp-guard.io/default-profile (and of check's
+// --namespace-default-profile): "RuntimeDefault" or "localhost/<path>",
+// surrounding space ignored. A Localhost path comes back path.Clean'ed. The
+// error completes a sentence that starts with the value, e.g. `"x" is
+// neither "RuntimeDefault" nor "localhost/<path>"`.
+func ParseDefaultProfileAnnotation(value string) (v1alpha1.SeccompProfileRef, error) {
+	value = strings.TrimSpace(value)
 	switch {
 	case value == string(v1alpha1.ProfileTypeRuntimeDefault):
-		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}, ""
-	case strings.HasPrefix(value, "localhost/"):
-		lp := strings.TrimPrefix(value, "localhost/")
+		return v1alpha1.DefaultProfileRef(), nil
+	case strings.HasPrefix(value, v1alpha1.LocalhostPrefix):
+		lp := strings.TrimPrefix(value, v1alpha1.LocalhostPrefix)
 		if problem := localhostPathProblem(lp); problem != "" {
-			return bad("names a path that " + problem)
+			return v1alpha1.SeccompProfileRef{}, errors.New("names a path that " + problem)
 		}
 		lp = path.Clean(lp)
-		if !profileAllowed(p, lp) {
-			return bad(fmt.Sprintf("names a profile that matches none of spec.localhost.allowedProfiles %s", quoteList(p.AllowedProfiles)))
-		}
-		return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}, ""
+		return v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeLocalhost, LocalhostProfile: &lp}, nil
 	case strings.EqualFold(value, "unconfined"):
-		return bad("would make pods Unconfined, which is forbidden")
+		return v1alpha1.SeccompProfileRef{}, errors.New("would make pods Unconfined, which is forbidden")
 	default:
-		return bad(`is neither "RuntimeDefault" nor "localhost/<path>"`)
+		return v1alpha1.SeccompProfileRef{}, errors.New(`is neither "RuntimeDefault" nor "localhost/<path>"`)
 	}
 }
 
@@ -71,10 +86,7 @@ func toSeccompProfile(ref v1alpha1.SeccompProfileRef) *corev1.SeccompProfile {
 
 // profileString is the annotation form of a profile: RuntimeDefault, Unconfined, localhost/<path>.
 func profileString(sp *corev1.SeccompProfile) string {
-	if sp.Type == corev1.SeccompProfileTypeLocalhost && sp.LocalhostProfile != nil {
-		return "localhost/" + *sp.LocalhostProfile
-	}
-	return string(sp.Type)
+	return v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileType(sp.Type), LocalhostProfile: sp.LocalhostProfile}.String()
 }
 
 // needsDefault reports whether the pod-level profile of this object should be defaulted.

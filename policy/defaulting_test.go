@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -43,7 +44,8 @@ var kindPrefix = map[string]struct{ pointer, field string }{
 }
 
 func TestDefaultingEveryKind(t *testing.T) {
-	for _, kind := range SupportedKinds {
+	for _, k := range Kinds() {
+		kind := k.Kind
 		t.Run(kind, func(t *testing.T) {
 			objs := workloads(basePod())
 			objs["Pod"] = basePod()
@@ -216,4 +218,36 @@ func TestDefaulting(t *testing.T) {
 			wantAllowed:   true,
 		},
 	})
+}
+
+// TestKindsTable checks the table against the paths the tests above spell
+// out by hand, so a wrong PodSpecPath cannot hide behind its own derivation.
+func TestKindsTable(t *testing.T) {
+	require.Len(t, Kinds(), len(kindPrefix))
+	var gvks []string
+	for _, k := range Kinds() {
+		want, ok := kindPrefix[k.Kind]
+		require.True(t, ok, k.Kind)
+		assert.Equal(t, want.pointer, k.PodSpecPointer(), k.Kind)
+		assert.Equal(t, want.field, k.PodSpecPath, k.Kind)
+		got, ok := KindFor(k.GroupVersionKind)
+		require.True(t, ok)
+		assert.Same(t, &Kinds()[len(gvks)], got)
+		gvks = append(gvks, k.GroupVersion().String()+" "+k.Kind+" "+k.Resource)
+	}
+	assert.Equal(t, []string{
+		"v1 Pod pods", "apps/v1 Deployment deployments", "apps/v1 ReplicaSet replicasets", "apps/v1 StatefulSet statefulsets",
+		"apps/v1 DaemonSet daemonsets", "batch/v1 Job jobs", "batch/v1 CronJob cronjobs",
+		"v1 ReplicationController replicationcontrollers", "v1 PodTemplate podtemplates",
+	}, gvks)
+	metaPaths := map[string]string{}
+	for _, k := range Kinds() {
+		metaPaths[k.Kind] = k.PodMetaPath()
+	}
+	assert.Equal(t, "metadata", metaPaths["Pod"])
+	assert.Equal(t, "spec.template.metadata", metaPaths["Deployment"])
+	assert.Equal(t, "spec.jobTemplate.spec.template.metadata", metaPaths["CronJob"])
+	assert.Equal(t, "template.metadata", metaPaths["PodTemplate"])
+	_, ok := KindFor(corev1.SchemeGroupVersion.WithKind("Node"))
+	assert.False(t, ok)
 }

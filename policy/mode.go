@@ -26,8 +26,7 @@ func namespaceMode(p *Policy, ns Namespace) (v1alpha1.Mode, string) {
 	if !ok {
 		return p.DefaultMode, ""
 	}
-	switch m := v1alpha1.Mode(value); m {
-	case v1alpha1.ModeDisabled, v1alpha1.ModeAudit, v1alpha1.ModeWarn, v1alpha1.ModeEnforce:
+	if m := v1alpha1.Mode(value); m.IsValid() {
 		return m, ""
 	}
 	return v1alpha1.ModeEnforce, fmt.Sprintf(

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,56 +21,18 @@ type podSource struct {
 	daemon   bool // a DaemonSet: its pods get the daemon controller's tolerations
 }
 
-var (
-	podSpecPath      = field.NewPath("spec")
-	templateSpecPath = field.NewPath("spec", "template", "spec")
-	cronJobSpecPath  = field.NewPath("spec", "jobTemplate", "spec", "template", "spec")
-	podTemplatePath  = field.NewPath("template", "spec")
-
-	podMetaPath         = field.NewPath("metadata")
-	templateMetaPath    = field.NewPath("spec", "template", "metadata")
-	cronJobMetaPath     = field.NewPath("spec", "jobTemplate", "spec", "template", "metadata")
-	podTemplateMetaPath = field.NewPath("template", "metadata")
-)
-
-// SupportedKinds lists the kinds the engine evaluates, in documentation order.
-var SupportedKinds = []string{
-	"Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
-	"ReplicationController", "PodTemplate",
-}
-
-// extractPodSource finds the pod spec of a supported object.
+// extractPodSource finds the pod spec of a supported object (the table of kinds.go).
 func extractPodSource(obj runtime.Object) (podSource, bool) {
-	tmpl := func(kind string, meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec) podSource {
-		return podSource{kind: kind, meta: meta, podMeta: &t.ObjectMeta, spec: &t.Spec, specPath: templateSpecPath, metaPath: templateMetaPath, pointer: "/spec/template/spec"}
+	k, ok := kindOf(obj)
+	if !ok {
+		return podSource{}, false
 	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return podSource{kind: "Pod", meta: &o.ObjectMeta, podMeta: &o.ObjectMeta, spec: &o.Spec, specPath: podSpecPath, metaPath: podMetaPath, pointer: "/spec", isPod: true}, true
-	case *appsv1.Deployment:
-		return tmpl("Deployment", &o.ObjectMeta, &o.Spec.Template), true
-	case *appsv1.ReplicaSet:
-		return tmpl("ReplicaSet", &o.ObjectMeta, &o.Spec.Template), true
-	case *appsv1.StatefulSet:
-		return tmpl("StatefulSet", &o.ObjectMeta, &o.Spec.Template), true
-	case *appsv1.DaemonSet:
-		s := tmpl("DaemonSet", &o.ObjectMeta, &o.Spec.Template)
-		s.daemon = true
-		return s, true
-	case *batchv1.Job:
-		return tmpl("Job", &o.ObjectMeta, &o.Spec.Template), true
-	case *batchv1.CronJob:
-		t := &o.Spec.JobTemplate.Spec.Template
-		return podSource{kind: "CronJob", meta: &o.ObjectMeta, podMeta: &t.ObjectMeta, spec: &t.Spec, specPath: cronJobSpecPath, metaPath: cronJobMetaPath, pointer: "/spec/jobTemplate/spec/template/spec"}, true
-	case *corev1.ReplicationController:
-		if o.Spec.Template == nil {
-			return podSource{kind: "ReplicationController", meta: &o.ObjectMeta, specPath: templateSpecPath}, true
-		}
-		return tmpl("ReplicationController", &o.ObjectMeta, o.Spec.Template), true
-	case *corev1.PodTemplate:
-		return podSource{kind: "PodTemplate", meta: &o.ObjectMeta, podMeta: &o.Template.ObjectMeta, spec: &o.Template.Spec, specPath: podTemplatePath, metaPath: podTemplateMetaPath, pointer: "/template/spec"}, true
+	meta, podMeta, spec := k.pod(obj)
+	src := podSource{kind: k.Kind, meta: meta, podMeta: podMeta, spec: spec, specPath: k.specPath, metaPath: k.metaPath, isPod: k.IsPod(), daemon: k.daemon}
+	if spec != nil {
+		src.pointer = k.PodSpecPointer()
 	}
-	return podSource{}, false
+	return src, true
 }
 
 // containerRef is one container of any of the three lists.
@@ -135,12 +95,9 @@ func hasControllerOwner(meta *metav1.ObjectMeta) bool {
 // object ("/spec", "/spec/template/spec", "/spec/jobTemplate/spec/template/spec",
 // "/template/spec"), and false for an object the engine does not evaluate.
 func PodSpecPointer(obj runtime.Object) (string, bool) {
-	src, ok := extractPodSource(obj)
+	k, ok := kindOf(obj)
 	if !ok {
 		return "", false
 	}
-	if src.pointer == "" { // a ReplicationController without a template
-		return "/spec/template/spec", true
-	}
-	return src.pointer, true
+	return k.PodSpecPointer(), true
 }

@@ -6,7 +6,8 @@ package policy
 // Reads: the request's operation and subresource, the namespace, the user,
 // spec.exemptions (namespaces, usernames, runtimeClassNames),
 // spec.workloads, the pod's spec.runtimeClassName and spec.os.name.
-// Skips: DELETE and CONNECT; pod subresources other than ephemeralcontainers
+// Skips: DELETE and CONNECT (SkipOperation, which the webhook asks before
+// it decodes the object); pod subresources other than ephemeralcontainers
 // (status, binding, ...); UPDATE of a pod itself (its seccomp fields are
 // immutable, and denying would block label and finalizer changes); exempt
 // namespaces, users and runtime classes; Windows pods (the API forbids
@@ -22,12 +23,21 @@ import (
 // EphemeralContainersSubresource is the only pod subresource evaluated.
 const EphemeralContainersSubresource = "ephemeralcontainers"
 
+// SkipOperation returns why a request with operation op is not evaluated,
+// or "": only CREATE and UPDATE can set seccomp profiles. It needs nothing
+// but the operation, so the webhook asks it before decoding anything.
+func SkipOperation(op admissionv1.Operation) string {
+	switch op {
+	case admissionv1.Create, admissionv1.Update:
+		return ""
+	}
+	return fmt.Sprintf("operation %s does not change seccomp profiles", op)
+}
+
 // skipReason returns why a request is not evaluated, or "".
 func skipReason(p *Policy, req *Request, src *podSource) string {
-	switch req.Operation {
-	case admissionv1.Create, admissionv1.Update:
-	default:
-		return fmt.Sprintf("operation %s does not change seccomp profiles", req.Operation)
+	if reason := SkipOperation(req.Operation); reason != "" {
+		return reason
 	}
 	if req.SubResource != "" && !(src.isPod && req.SubResource == EphemeralContainersSubresource) {
 		return fmt.Sprintf("subresource %q does not carry seccomp profiles", req.SubResource)

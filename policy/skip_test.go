@@ -199,3 +199,23 @@ func TestEphemeralContainersSubresource(t *testing.T) {
 		},
 	})
 }
+
+func TestSkipOperation(t *testing.T) {
+	tests := []struct {
+		name string
+		op   admissionv1.Operation
+		want string
+	}{
+		{name: "CREATE is evaluated", op: admissionv1.Create, want: ""},
+		{name: "UPDATE is evaluated", op: admissionv1.Update, want: ""},
+		{name: "DELETE is skipped", op: admissionv1.Delete, want: "operation DELETE does not change seccomp profiles"},
+		{name: "CONNECT is skipped", op: admissionv1.Connect, want: "operation CONNECT does not change seccomp profiles"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := SkipOperation(tc.op); got != tc.want {
+				t.Errorf("SkipOperation(%s) = %q, want %q", tc.op, got, tc.want)
+			}
+		})
+	}
+}

@@ -16,12 +16,15 @@ type StaticNodeView struct {
 	byName      map[string]*corev1.Node
 	inventories map[string]map[string]v1alpha1.ProfileStatus
 	heartbeats  map[string]time.Time
+	// requireHeartbeat: a node without a heartbeat is unknown, as in the cluster.
+	requireHeartbeat bool
 }
 
 var _ NodeView = (*StaticNodeView)(nil)
 
 // NewStaticNodeView indexes nodes and inventories. heartbeats maps a node
-// name to its agent's last renewal; a node without one counts as fresh.
+// name to its agent's last renewal; a node without one counts as fresh
+// unless RequireHeartbeats is called.
 func NewStaticNodeView(nodes []*corev1.Node, inventories []*v1alpha1.NodeSeccompInventory, heartbeats map[string]time.Time) *StaticNodeView {
 	v := &StaticNodeView{
 		byName:      make(map[string]*corev1.Node, len(nodes)),
@@ -48,8 +51,14 @@ func NewStaticNodeView(nodes []*corev1.Node, inventories []*v1alpha1.NodeSeccomp
 // Nodes implements NodeView.
 func (v *StaticNodeView) Nodes() []*corev1.Node { return v.nodes }
 
-// Node returns the named Node, or nil.
-func (v *StaticNodeView) Node(name string) *corev1.Node { return v.byName[name] }
+// RequireHeartbeats makes a node without a heartbeat unknown ("no heartbeat
+// from its agent"), the rule of the cluster, where a node whose agent Lease
+// was never seen cannot be trusted. The CLI calls it when its files hold any
+// agent Lease. It returns v.
+func (v *StaticNodeView) RequireHeartbeats() *StaticNodeView {
+	v.requireHeartbeat = true
+	return v
+}
 
 // Profile implements NodeView.
 func (v *StaticNodeView) Profile(nodeName, profilePath string) ProfileLookup {
@@ -58,5 +67,6 @@ func (v *StaticNodeView) Profile(nodeName, profilePath string) ProfileLookup {
 		return ProfileLookup{}
 	}
 	p, found := entries[profilePath]
-	return ProfileLookup{HasInventory: true, Heartbeat: v.heartbeats[nodeName], Found: found, Profile: p}
+	hb, seen := v.heartbeats[nodeName]
+	return ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: v.requireHeartbeat && !seen, Found: found, Profile: p}
 }

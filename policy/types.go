@@ -27,18 +27,6 @@ const (
 	ReasonInvalidDefaultProfile Reason = "InvalidDefaultProfile"
 )
 
-// Reasons lists every reason code, in documentation order.
-var Reasons = []Reason{
-	ReasonUnconfinedForbidden,
-	ReasonInvalidLocalhostPath,
-	ReasonProfileNotAllowed,
-	ReasonProfileMissing,
-	ReasonProfileInvalid,
-	ReasonProfileAllowByDefault,
-	ReasonInventoryUnknown,
-	ReasonInvalidDefaultProfile,
-}
-
 // Violation is one broken rule.
 type Violation struct {
 	// Reason is the rule's code.

@@ -30,11 +30,9 @@ type PolicySource interface {
 	Current() *policy.Policy
 }
 
-// Handler answers admission requests for one of the two webhooks.
-type Handler struct {
-	// Mutating selects the mutating webhook (patches) over the validating one
-	// (denials, warnings, audit annotations).
-	Mutating   bool
+// Evaluator is what the two webhooks share: where they read the namespace,
+// the policy and the nodes from, and where they record each request.
+type Evaluator struct {
 	Namespaces NamespaceGetter
 	Policy     PolicySource
 	// Nodes is the node inventory; nil means coverage sees no nodes.
@@ -45,58 +43,98 @@ type Handler struct {
 	Now func() time.Time
 }
 
-var _ admission.Handler = (*Handler)(nil)
+// MutatingHandler answers the mutating webhook: it patches and never denies.
+type MutatingHandler struct{ Evaluator }
 
-func (h *Handler) name() string {
-	if h.Mutating {
-		return "mutate"
-	}
-	return "validate"
+// ValidatingHandler answers the validating webhook, which sees the final
+// object: denials, warnings and audit annotations.
+type ValidatingHandler struct{ Evaluator }
+
+var (
+	_ admission.Handler = (*MutatingHandler)(nil)
+	_ admission.Handler = (*ValidatingHandler)(nil)
+)
+
+// Handle implements admission.Handler.
+func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.serve(ctx, req, "mutate", false, mutateResponse)
 }
 
 // Handle implements admission.Handler.
-func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.serve(ctx, req, "validate", true, validateResponse)
+}
+
+// serve decides req, answers with respond and records the request under the
+// webhook's name. final says whether the webhook sees the object as it will
+// be stored (policy.Request.Final).
+func (e *Evaluator) serve(ctx context.Context, req admission.Request, webhook string, final bool,
+	respond func(*policy.Decision, admission.Request) admission.Response,
+) admission.Response {
 	start := time.Now()
-	kind, op := req.Kind.Kind, string(req.Operation)
-	resp, d := h.handle(ctx, req)
-	if h.Metrics != nil {
-		h.Metrics.Record(h.name(), kind, op, d, time.Since(start))
+	resp, d := e.decide(ctx, req, final, respond)
+	if e.Metrics != nil {
+		e.Metrics.Record(webhook, req.Kind.Kind, string(req.Operation), d, time.Since(start))
 	}
 	return resp
 }
 
-func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, *policy.Decision) {
-	switch req.Operation {
-	case admissionv1.Create, admissionv1.Update:
-	default:
-		return admission.Allowed(fmt.Sprintf("seccomp-guard does not check %s requests", req.Operation)), nil
+// decide returns the response and the decision to record. A request
+// answered without the engine (an operation or a kind seccomp-guard does not
+// check) records a decision that carries only why it was skipped; a request
+// that could not be decided records nil, an error.
+func (e *Evaluator) decide(ctx context.Context, req admission.Request, final bool,
+	respond func(*policy.Decision, admission.Request) admission.Response,
+) (admission.Response, *policy.Decision) {
+	if reason := skipUnread(req); reason != "" {
+		return admission.Allowed(reason), &policy.Decision{Skipped: reason}
 	}
-	newObj, ok := handledKinds[req.Kind]
-	if !ok {
-		return admission.Allowed(fmt.Sprintf(
+	in, code, err := e.request(ctx, req)
+	if err != nil {
+		return admission.Errored(code, err), nil
+	}
+	in.Final = final
+	d := policy.Evaluate(e.Policy.Current(), e.Nodes, in)
+	return respond(&d, req), &d
+}
+
+// skipUnread returns why a request is admitted without reading its object,
+// or "".
+func skipUnread(req admission.Request) string {
+	if reason := policy.SkipOperation(req.Operation); reason != "" {
+		return reason
+	}
+	if _, ok := handledKind(req.Kind); !ok {
+		return fmt.Sprintf(
 			"seccomp-guard does not handle %s (resource %s); the webhook configuration sends it more than it needs: limit its rules to pods and the workload kinds",
-			gvkString(req.Kind), req.Resource.Resource)), nil
+			gvkString(req.Kind), req.Resource.Resource)
 	}
+	return ""
+}
+
+// request decodes the objects of an admission request of a handled kind and
+// reads its namespace; on failure it returns the HTTP status to answer with.
+func (e *Evaluator) request(ctx context.Context, req admission.Request) (policy.Request, int32, error) {
+	newObj, _ := handledKind(req.Kind)
 	obj, err := decode(newObj, req.Object, "object")
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err), nil
+		return policy.Request{}, http.StatusBadRequest, err
 	}
 	var oldObj runtime.Object
 	if req.Operation == admissionv1.Update {
 		if oldObj, err = decode(newObj, req.OldObject, "oldObject"); err != nil {
-			return admission.Errored(http.StatusBadRequest, err), nil
+			return policy.Request{}, http.StatusBadRequest, err
 		}
 	}
-	nsName := req.Namespace
-	ns, err := h.Namespaces.Namespace(ctx, nsName)
+	ns, err := e.Namespaces.Namespace(ctx, req.Namespace)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("seccomp-guard could not read namespace %q: %w", nsName, err)), nil
+		return policy.Request{}, http.StatusInternalServerError, fmt.Errorf("seccomp-guard could not read namespace %q: %w", req.Namespace, err)
 	}
 	now := time.Now
-	if h.Now != nil {
-		now = h.Now
+	if e.Now != nil {
+		now = e.Now
 	}
-	d := policy.Evaluate(h.Policy.Current(), h.Nodes, policy.Request{
+	return policy.Request{
 		Operation:   req.Operation,
 		SubResource: req.SubResource,
 		Namespace:   ns,
@@ -104,17 +142,12 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		Object:      obj,
 		OldObject:   oldObj,
 		Now:         now(),
-		Final:       !h.Mutating,
-	})
-	if h.Mutating {
-		return mutateResponse(&d), &d
-	}
-	return validateResponse(&d, req), &d
+	}, http.StatusOK, nil
 }
 
 // mutateResponse patches; it never denies and leaves warnings and the
 // decision's audit record to the validating webhook, which sees the final object.
-func mutateResponse(d *policy.Decision) admission.Response {
+func mutateResponse(d *policy.Decision, _ admission.Request) admission.Response {
 	if len(d.Patches) == 0 {
 		return admission.Allowed("")
 	}

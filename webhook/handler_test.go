@@ -55,7 +55,7 @@ func podRequest(t testing.TB, ns string, sp *corev1.SeccompProfile) admission.Re
 	}}
 }
 
-func newHandlers(reg prometheus.Registerer) (mutating, validating *Handler) {
+func newHandlers(reg prometheus.Registerer) (*MutatingHandler, *ValidatingHandler) {
 	nss := fakeNamespaces{
 		"shop":  {Name: "shop", Labels: map[string]string{policy.ModeLabel: "enforce"}},
 		"lab":   {Name: "lab", Labels: map[string]string{policy.ModeLabel: "warn"}},
@@ -63,10 +63,8 @@ func newHandlers(reg prometheus.Registerer) (mutating, validating *Handler) {
 	}
 	m := NewMetrics(reg)
 	now := func() time.Time { return time.Unix(1e9, 0) }
-	mk := func(mut bool) *Handler {
-		return &Handler{Mutating: mut, Namespaces: nss, Policy: fixedPolicy{policy.DefaultPolicy()}, Metrics: m, Now: now}
-	}
-	return mk(true), mk(false)
+	shared := Evaluator{Namespaces: nss, Policy: fixedPolicy{policy.DefaultPolicy()}, Metrics: m, Now: now}
+	return &MutatingHandler{shared}, &ValidatingHandler{shared}
 }
 
 func TestHandler(t *testing.T) {
@@ -142,6 +140,30 @@ func TestHandler(t *testing.T) {
 			wantMessage: `the AdmissionReview request carries no object; seccomp-guard needs it to decide`,
 		},
 		{
+			name: "DELETE is admitted with the policy's reason, before anything is decoded",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", unconfined)
+				r.Operation, r.OldObject, r.Object.Raw = admissionv1.Delete, r.Object, nil
+				return r
+			},
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantMessage: `operation DELETE does not change seccomp profiles`,
+		},
+		{
+			name:     "CONNECT is admitted with the policy's reason by the mutating webhook too",
+			mutating: true,
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "ghost", nil)
+				r.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}
+				r.Operation, r.SubResource, r.Object.Raw = admissionv1.Connect, "exec", []byte(`not json`)
+				return r
+			},
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantMessage: `operation CONNECT does not change seccomp profiles`,
+		},
+		{
 			name: "an unexpected resource is admitted with an explanation",
 			req: func(t *testing.T) admission.Request {
 				r := podRequest(t, "shop", nil)
@@ -163,7 +185,7 @@ func TestHandler(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			mut, val := newHandlers(prometheus.NewRegistry())
-			h := val
+			var h admission.Handler = val
 			if tc.mutating {
 				h = mut
 			}
@@ -189,4 +211,90 @@ func TestMetrics(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "seccomp_guard_admission_duration_seconds")
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
+}
+
+// TestMetricsDecision proves how each kind of outcome is counted: requests
+// answered without the engine count as skipped like the engine's own skips,
+// and only requests that could not be decided count as errors.
+func TestMetricsDecision(t *testing.T) {
+	tests := []struct {
+		name     string
+		mutating bool
+		req      func(t *testing.T) admission.Request
+		// want are the labels of the one series counted: webhook, kind,
+		// operation, mode, decision, reason.
+		want []string
+	}{
+		{
+			name: "DELETE is skipped",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Operation, r.OldObject, r.Object.Raw = admissionv1.Delete, r.Object, nil
+				return r
+			},
+			want: []string{"validate", "Pod", "DELETE", "", "skipped", ""},
+		},
+		{
+			name:     "CONNECT is skipped",
+			mutating: true,
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}
+				r.Operation, r.SubResource = admissionv1.Connect, "exec"
+				return r
+			},
+			want: []string{"mutate", "PodExecOptions", "CONNECT", "", "skipped", ""},
+		},
+		{
+			name: "a kind seccomp-guard does not handle is skipped",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+				r.Resource.Resource = "configmaps"
+				return r
+			},
+			want: []string{"validate", "ConfigMap", "CREATE", "", "skipped", ""},
+		},
+		{
+			name: "the engine's own skip is skipped, with the namespace's mode",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Operation, r.OldObject = admissionv1.Update, r.Object
+				return r
+			},
+			want: []string{"validate", "Pod", "UPDATE", "enforce", "skipped", ""},
+		},
+		{
+			name: "an object that does not decode is an error",
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Object.Raw = []byte(`{"spec":{"containers":"not-a-list"}}`)
+				return r
+			},
+			want: []string{"validate", "Pod", "CREATE", "", "error", ""},
+		},
+		{
+			name:     "an unreadable namespace is an error",
+			mutating: true,
+			req:      func(t *testing.T) admission.Request { return podRequest(t, "ghost", nil) },
+			want:     []string{"mutate", "Pod", "CREATE", "", "error", ""},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			mut, val := newHandlers(reg)
+			var h admission.Handler = val
+			if tc.mutating {
+				h = mut
+			}
+			h.Handle(context.Background(), tc.req(t))
+			requests := val.Metrics.(*Metrics).requests
+			require.Equal(t, 1, testutil.CollectAndCount(requests), "series of seccomp_guard_admission_requests_total")
+			assert.InDelta(t, 1, testutil.ToFloat64(requests.WithLabelValues(tc.want...)), 0, "count of %v", tc.want)
+			n, err := testutil.GatherAndCount(reg, "seccomp_guard_admission_duration_seconds")
+			require.NoError(t, err)
+			assert.Equal(t, 1, n, "latency series")
+		})
+	}
 }

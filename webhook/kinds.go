@@ -1,24 +1,58 @@
 package webhook
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
-// handledKinds maps each kind the webhooks are registered for to a
-// constructor of its typed object. Everything else is answered with an
+// handledKind returns the constructor of the typed object for a kind the
+// webhooks handle (policy.Kinds); everything else is answered with an
 // explanation, never decoded.
-var handledKinds = map[metav1.GroupVersionKind]func() runtime.Object{
-	{Group: "", Version: "v1", Kind: "Pod"}:                   func() runtime.Object { return &corev1.Pod{} },
-	{Group: "", Version: "v1", Kind: "PodTemplate"}:           func() runtime.Object { return &corev1.PodTemplate{} },
-	{Group: "", Version: "v1", Kind: "ReplicationController"}: func() runtime.Object { return &corev1.ReplicationController{} },
-	{Group: "apps", Version: "v1", Kind: "Deployment"}:        func() runtime.Object { return &appsv1.Deployment{} },
-	{Group: "apps", Version: "v1", Kind: "ReplicaSet"}:        func() runtime.Object { return &appsv1.ReplicaSet{} },
-	{Group: "apps", Version: "v1", Kind: "StatefulSet"}:       func() runtime.Object { return &appsv1.StatefulSet{} },
-	{Group: "apps", Version: "v1", Kind: "DaemonSet"}:         func() runtime.Object { return &appsv1.DaemonSet{} },
-	{Group: "batch", Version: "v1", Kind: "Job"}:              func() runtime.Object { return &batchv1.Job{} },
-	{Group: "batch", Version: "v1", Kind: "CronJob"}:          func() runtime.Object { return &batchv1.CronJob{} },
+func handledKind(gvk metav1.GroupVersionKind) (func() runtime.Object, bool) {
+	k, ok := policy.KindFor(schema.GroupVersionKind(gvk))
+	if !ok {
+		return nil, false
+	}
+	return k.New, true
+}
+
+// Rules are the resources and operations both webhook configurations
+// register, derived from policy.Kinds: pods on CREATE (the seccomp fields of
+// a pod are immutable, so a pod UPDATE has nothing to check) and their
+// ephemeralcontainers subresource on UPDATE (the only way ephemeral
+// containers arrive), and every workload kind on CREATE and UPDATE. The e2e
+// suites register them, and `make generate` writes them into the chart
+// (charts/seccomp-guard/templates/_rules.tpl).
+func Rules() []admissionregistrationv1.RuleWithOperations {
+	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
+	update := []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
+	createUpdate := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	scope := admissionregistrationv1.NamespacedScope
+	rule := func(group string, ops []admissionregistrationv1.OperationType, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{
+			Operations: ops,
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope},
+		}
+	}
+	var out []admissionregistrationv1.RuleWithOperations
+	byGroup := map[string]int{} // group -> index of its CREATE+UPDATE rule in out
+	for _, k := range policy.Kinds() {
+		if k.IsPod() {
+			out = append(out,
+				rule(k.Group, create, k.Resource),
+				rule(k.Group, update, k.Resource+"/"+policy.EphemeralContainersSubresource))
+			continue
+		}
+		if i, ok := byGroup[k.Group]; ok {
+			out[i].Resources = append(out[i].Resources, k.Resource)
+			continue
+		}
+		byGroup[k.Group] = len(out)
+		out = append(out, rule(k.Group, createUpdate, k.Resource))
+	}
+	return out
 }

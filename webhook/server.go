@@ -10,9 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -27,6 +24,7 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/certs"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/inventory"
 )
 
@@ -37,11 +35,12 @@ const (
 )
 
 // Options configure the webhook server. Zero values take the defaults named
-// on each field.
+// on each field (DefaultOptions).
 type Options struct {
 	// Port of the webhook server. Default 9443.
 	Port int
-	// CertDir holds tls.crt and tls.key, reloaded when they change. Unused with Certificates.
+	// CertDir holds tls.crt and tls.key, reloaded when they change. Unused with
+	// Certificates. Default /tmp/k8s-webhook-server/serving-certs.
 	CertDir string
 	// Certificates, when set, makes the webhook issue and rotate its own
 	// certificates (--cert-mode=self-managed) instead of reading CertDir.
@@ -58,30 +57,52 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the leader-election Lease. Default: the pod's namespace.
 	LeaderElectionNamespace string
-	// InventoryNamespace holds the agents' heartbeat Leases. Default "seccomp-guard".
+	// InventoryNamespace holds the agents' heartbeat Leases. Default
+	// v1alpha1.DefaultReleaseNamespace ("seccomp-guard").
 	InventoryNamespace string
 	// GracefulShutdownTimeout bounds how long in-flight requests may drain on SIGTERM. Default 30s.
 	GracefulShutdownTimeout time.Duration
 }
 
+// DefaultOptions returns the defaults of Options: what Run uses for a zero
+// field and what the webhook command's flags default to.
+func DefaultOptions() Options {
+	return Options{
+		Port:                    9443,
+		CertDir:                 "/tmp/k8s-webhook-server/serving-certs",
+		MetricsBindAddress:      ":8080",
+		HealthProbeBindAddress:  ":8081",
+		TLSMinVersion:           "1.2",
+		InventoryNamespace:      v1alpha1.DefaultReleaseNamespace,
+		GracefulShutdownTimeout: 30 * time.Second,
+	}
+}
+
 func (o *Options) setDefaults() {
+	d := DefaultOptions()
 	if o.Port == 0 {
-		o.Port = 9443
+		o.Port = d.Port
+	}
+	if o.CertDir == "" {
+		o.CertDir = d.CertDir
 	}
 	if o.MetricsBindAddress == "" {
-		o.MetricsBindAddress = ":8080"
+		o.MetricsBindAddress = d.MetricsBindAddress
 	}
 	if o.HealthProbeBindAddress == "" {
-		o.HealthProbeBindAddress = ":8081"
+		o.HealthProbeBindAddress = d.HealthProbeBindAddress
 	}
 	if o.TLSMinVersion == "" {
-		o.TLSMinVersion = "1.2"
+		o.TLSMinVersion = d.TLSMinVersion
 	}
 	if o.InventoryNamespace == "" {
-		o.InventoryNamespace = "seccomp-guard"
+		o.InventoryNamespace = d.InventoryNamespace
 	}
 	if o.GracefulShutdownTimeout == 0 {
-		o.GracefulShutdownTimeout = 30 * time.Second
+		o.GracefulShutdownTimeout = d.GracefulShutdownTimeout
+	}
+	if o.Certificates != nil {
+		o.Certificates.SetDefaults()
 	}
 }
 
@@ -96,21 +117,54 @@ func TLSVersion(v string) (uint16, error) {
 	return 0, fmt.Errorf("--tls-min-version %q is not supported: use 1.2 or 1.3", v)
 }
 
-// Scheme knows the built-in types and seccomp-guard's API.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(v1alpha1.AddToScheme(s))
-	return s
-}
-
 // Run serves the webhooks until ctx is cancelled, then drains in-flight
 // requests and returns.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	opts.setDefaults()
-	minTLS, err := TLSVersion(opts.TLSMinVersion)
+	var source *certs.Source // self-managed certificates only; set before the webhook server starts
+	mgr, err := newManager(cfg, opts, func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return source.GetCertificate(hello)
+	})
 	if err != nil {
 		return err
+	}
+	if err := registerInformers(ctx, mgr); err != nil {
+		return err
+	}
+	if opts.Certificates != nil {
+		if source, err = setUpCertificates(ctx, mgr, *opts.Certificates); err != nil {
+			return err
+		}
+	}
+	index, err := inventory.NewIndex(ctx, mgr.GetCache(), opts.InventoryNamespace)
+	if err != nil {
+		return err
+	}
+	store, err := setUpPolicy(mgr)
+	if err != nil {
+		return err
+	}
+	registerHandlers(mgr, Evaluator{
+		Namespaces: &CachedNamespaces{Cache: mgr.GetCache(), API: mgr.GetAPIReader()},
+		Policy:     store,
+		Nodes:      index,
+		Metrics:    NewMetrics(metrics.Registry),
+	})
+	if err := addProbes(mgr, store, source); err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir, "selfManagedCerts", opts.Certificates != nil,
+		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2)
+	return mgr.Start(ctx)
+}
+
+// newManager creates the manager with its webhook, metrics and probe
+// servers and its cache. With self-managed certificates the webhook server
+// takes its certificate from getCertificate instead of CertDir.
+func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (manager.Manager, error) {
+	minTLS, err := TLSVersion(opts.TLSMinVersion)
+	if err != nil {
+		return nil, err
 	}
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = minTLS
@@ -119,19 +173,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}}
 	byObject := inventory.CacheByObject(opts.InventoryNamespace)
-	var source *certs.Source
-	if opts.Certificates != nil {
-		opts.Certificates.SetDefaults()
-		maps.Copy(byObject, certs.CacheByObject(*opts.Certificates))
-	}
 	webhookTLSOpts := tlsOpts
 	if opts.Certificates != nil {
-		// Instead of certwatcher. source is set below, before the server starts.
-		webhookTLSOpts = append(slices.Clone(tlsOpts), func(c *tls.Config) { c.GetCertificate = source.GetCertificate })
+		maps.Copy(byObject, certs.CacheByObject(*opts.Certificates))
+		// Instead of certwatcher.
+		webhookTLSOpts = append(slices.Clone(tlsOpts), func(c *tls.Config) { c.GetCertificate = getCertificate })
 	}
-	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
-		Scheme:                        scheme,
+		Scheme:                        scheme.Scheme,
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
 		LeaderElection:                opts.LeaderElection,
@@ -151,49 +200,48 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
+		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
+	return mgr, nil
+}
 
-	// Informers the request path reads, registered before the cache starts.
+// registerInformers registers the informers the request path reads before
+// the cache starts.
+func registerInformers(ctx context.Context, mgr manager.Manager) error {
 	for _, obj := range []client.Object{NewNamespaceMetadata(), &v1alpha1.ClusterSeccompPolicy{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return fmt.Errorf("watching %T: %w", obj, err)
 		}
 	}
-	if opts.Certificates != nil {
-		if source, err = setUpCertificates(ctx, mgr, *opts.Certificates); err != nil {
-			return err
-		}
-	}
-	index, err := inventory.NewIndex(ctx, mgr.GetCache(), opts.InventoryNamespace)
-	if err != nil {
-		return err
-	}
+	return nil
+}
 
+// setUpPolicy returns the store the webhooks read the policy from, kept
+// current by the policy reconciler it adds to the manager.
+func setUpPolicy(mgr manager.Manager) (*PolicyStore, error) {
 	store := NewPolicyStore()
 	reconciler := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Elected: mgr.Elected()}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the policy reconciler: %w", err)
+		return nil, fmt.Errorf("setting up the policy reconciler: %w", err)
 	}
+	return store, nil
+}
 
-	recorder := NewMetrics(metrics.Registry)
-	namespaces := &CachedNamespaces{Cache: mgr.GetCache(), API: mgr.GetAPIReader()}
+// registerHandlers serves the two webhooks on their paths.
+func registerHandlers(mgr manager.Manager, shared Evaluator) {
 	server := mgr.GetWebhookServer()
-	for _, h := range []*Handler{
-		{Mutating: true, Namespaces: namespaces, Policy: store, Nodes: index, Metrics: recorder},
-		{Mutating: false, Namespaces: namespaces, Policy: store, Nodes: index, Metrics: recorder},
-	} {
-		path := ValidatePath
-		if h.Mutating {
-			path = MutatePath
-		}
-		server.Register(path, &admission.Webhook{Handler: h, RecoverPanic: new(true)})
-	}
+	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{shared}, RecoverPanic: new(true)})
+	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{shared}, RecoverPanic: new(true)})
+}
 
+// addProbes adds /healthz and /readyz: ready once the webhook server
+// listens, the informers have synced, the policy in the cache is the one
+// served and, with self-managed certificates, a certificate is loaded.
+func addProbes(mgr manager.Manager, store *PolicyStore, source *certs.Source) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("webhook-server", server.StartedChecker()); err != nil {
+	if err := mgr.AddReadyzCheck("webhook-server", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
@@ -209,9 +257,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return err
 		}
 	}
-	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir, "selfManagedCerts", opts.Certificates != nil,
-		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2)
-	return mgr.Start(ctx)
+	return nil
 }
 
 // setUpCertificates serves the self-managed certificate on this replica and

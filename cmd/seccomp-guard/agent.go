@@ -3,7 +3,6 @@ package main
 import (
 	goflag "flag"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,7 +13,7 @@ import (
 
 func newAgentCommand() *cobra.Command {
 	var (
-		opts       inventory.AgentOptions
+		opts       = inventory.DefaultAgentOptions()
 		kubeconfig string
 		zapOpts    = zap.Options{}
 	)
@@ -41,11 +40,11 @@ a live inventory from a stale one.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"), "Name of this node (default from $NODE_NAME); required.")
-	f.StringVar(&opts.SeccompRoot, "seccomp-root", inventory.DefaultSeccompRoot, "The kubelet's seccomp root: a path on the host when --host-root is set.")
+	f.StringVar(&opts.SeccompRoot, "seccomp-root", opts.SeccompRoot, "The kubelet's seccomp root: a path on the host when --host-root is set.")
 	f.StringVar(&opts.HostRoot, "host-root", "", `Where the host's / is mounted (read-only), e.g. /host; symbolic links are resolved inside it as the host resolves them. Empty: read --seccomp-root as it is and follow links only inside it.`)
-	f.DurationVar(&opts.Resync, "resync", 5*time.Minute, "Period of full rescans, which also repair the inventory in the cluster.")
-	f.DurationVar(&opts.LeaseDuration, "lease-duration", 40*time.Second, "Duration of the heartbeat Lease, renewed every quarter of it (at least 1s).")
-	f.StringVar(&opts.Namespace, "namespace", "seccomp-guard", "Namespace of the heartbeat Lease (the release namespace).")
+	f.DurationVar(&opts.Resync, "resync", opts.Resync, "Period of full rescans, which also repair the inventory in the cluster.")
+	f.DurationVar(&opts.LeaseDuration, "lease-duration", opts.LeaseDuration, "Duration of the heartbeat Lease, renewed every quarter of it (at least 1s).")
+	f.StringVar(&opts.Namespace, "namespace", opts.Namespace, "Namespace of the heartbeat Lease (the release namespace).")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
 	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of the /healthz and /readyz endpoints; "0" disables them.`)
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)

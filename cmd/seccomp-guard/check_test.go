@@ -54,7 +54,7 @@ func assertGolden(t *testing.T, name, got string) {
 // cluster are the flags that stand in for the test cluster.
 var cluster = []string{"--policy", "testdata/policy.yaml", "--inventory", "testdata/inventory"}
 
-const deniedMixed = "Error: 13 of 32 checked objects would be denied in namespace mode enforce\n"
+const deniedMixed = "Error: 14 of 32 checked objects would be denied in namespace mode enforce\n"
 
 func TestCheckGolden(t *testing.T) {
 	tests := []struct {
@@ -125,7 +125,7 @@ func TestCheckVerdicts(t *testing.T) {
 		{name: "Localhost missing on the nodeSelector's nodes", object: "Pod/shop/missing", verdict: "denied", reasons: []string{"ProfileMissing"}},
 		{name: "Localhost invalid on the pinned node", object: "Pod/shop/invalid-pinned", verdict: "denied", reasons: []string{"ProfileInvalid"}},
 		{name: "Localhost on a node whose inventory is stale", object: "Pod/shop/stale-selector", verdict: "denied", reasons: []string{"InventoryUnknown"}},
-		{name: "tolerated taint adds the node that lacks the profile", object: "Pod/shop/taint-tolerated", verdict: "denied", reasons: []string{"ProfileMissing"}},
+		{name: "tolerated taint adds the node that lacks the profile", object: "Pod/shop/taint-tolerated", verdict: "denied", reasons: []string{"InventoryUnknown"}}, // node-gpu has an inventory but no agent Lease
 		{name: "untolerated taint keeps that node out", object: "Pod/shop/taint-not-tolerated", verdict: "allowed"},
 		{name: "Localhost profile that allows by default", object: "Pod/shop/allow-by-default", verdict: "denied", reasons: []string{"ProfileAllowByDefault"}},
 		{name: "Localhost path with ..", object: "Pod/shop/bad-path", verdict: "denied", reasons: []string{"InvalidLocalhostPath"}},
@@ -133,7 +133,7 @@ func TestCheckVerdicts(t *testing.T) {
 		{name: "Deployment", object: "Deployment/shop/web", verdict: "allowed", patches: []string{tmplPatch}},
 		{name: "ReplicaSet owned by a Deployment is validated, not defaulted", object: "ReplicaSet/shop/web-5d9c7b", verdict: "allowed"},
 		{name: "StatefulSet", object: "StatefulSet/shop/db", verdict: "allowed", patches: []string{tmplSCPatch}},
-		{name: "DaemonSet on the tainted nodes it tolerates", object: "DaemonSet/monitoring/gpu-exporter", verdict: "allowed", patches: []string{tmplPatch}},
+		{name: "DaemonSet on the tainted nodes it tolerates", object: "DaemonSet/monitoring/gpu-exporter", verdict: "denied", reasons: []string{"InventoryUnknown"}, patches: []string{tmplPatch}},
 		{name: "Job", object: "Job/shop/migrate", verdict: "allowed", patches: []string{tmplPatch}},
 		{name: "CronJob", object: "CronJob/shop/report", verdict: "denied", reasons: []string{"UnconfinedForbidden"}, patches: []string{cronPatch}},
 		{name: "ReplicationController", object: "ReplicationController/default/legacy", verdict: "allowed", patches: []string{tmplPatch}},
@@ -171,7 +171,7 @@ func TestCheckVerdicts(t *testing.T) {
 	}
 	assert.Len(t, seen, len(report.Objects), "every object of testdata/manifests has a case")
 	assert.Equal(t, cli.Summary{
-		Files: 9, Objects: 36, Checked: 32, Admitted: 16, Denied: 13, Skipped: 3, Defaulted: 12, NotChecked: 4,
+		Files: 9, Objects: 36, Checked: 32, Admitted: 15, Denied: 14, Skipped: 3, Defaulted: 11, NotChecked: 4,
 		NotCheckedKinds: map[string]int{"batch/v1beta1 CronJob": 1, "v1 ConfigMap": 1, "v1 Service": 2},
 	}, report.Summary)
 }
@@ -273,13 +273,13 @@ func TestCheckCommand(t *testing.T) {
 			name:       "--namespace-default-profile must be RuntimeDefault or localhost/<path>",
 			args:       []string{"check", "--namespace-default-profile", "Unconfined", "testdata/small/unset.yaml"},
 			wantCode:   exitUsage,
-			wantStderr: "Error: invalid --namespace-default-profile \"Unconfined\": use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>\n" + checkUsage,
+			wantStderr: "Error: invalid --namespace-default-profile \"Unconfined\": it would make pods Unconfined, which is forbidden; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>\n" + checkUsage,
 		},
 		{
 			name:       "--namespace-default-profile with an absolute path",
 			args:       []string{"check", "--namespace-default-profile", "localhost//etc/p.json", "testdata/small/unset.yaml"},
 			wantCode:   exitUsage,
-			wantStderr: "Error: invalid --namespace-default-profile \"localhost//etc/p.json\": localhostProfile \"/etc/p.json\" is absolute\n" + checkUsage,
+			wantStderr: "Error: invalid --namespace-default-profile \"localhost//etc/p.json\": it names a path that is absolute; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>\n" + checkUsage,
 		},
 		{
 			name:     "--namespace for objects that name none",
@@ -334,7 +334,9 @@ func TestCheckCommand(t *testing.T) {
   "policy": "",
   "coverageChecked": true,
   "now": "2026-03-01T12:30:00Z",
-  "notes": [],
+  "notes": [
+    "the --inventory files hold no agent Lease, so every node with a NodeSeccompInventory counts as fresh; add the agents' Leases (kubectl get leases -n <release namespace> -o yaml) to judge staleness as admission does"
+  ],
   "objects": [
     {
       "file": "testdata/small/stale.yaml",

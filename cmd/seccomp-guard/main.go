@@ -10,8 +10,23 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, newRootCommand(currentBuildInfo()), os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	code := execute(signalContext(), newRootCommand(currentBuildInfo()), os.Args[1:], os.Stdout, os.Stderr)
 	os.Exit(code)
+}
+
+// signalContext is the binary's one signal handler. The first SIGINT or
+// SIGTERM cancels the context every subcommand runs under (the webhook
+// drains its in-flight requests, the agent stops); a second one exits 1 at
+// once.
+func signalContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		os.Exit(exitError)
+	}()
+	return ctx
 }

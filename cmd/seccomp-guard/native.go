@@ -1,13 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
+	"github.com/seccomp-guard/seccomp-guard/internal/cli"
 	"github.com/seccomp-guard/seccomp-guard/native"
 )
 
@@ -42,39 +38,11 @@ webhook; see docs/native.md for what the native path covers and how it differs.`
 			if prefix == "" {
 				return newUsageError("--name-prefix must not be empty")
 			}
-			return writeNativePolicies(cmd.OutOrStdout(), native.Build(prefix), output)
+			return cli.WriteNativePolicies(cmd.OutOrStdout(), native.Build(prefix), output == outputJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&prefix, "name-prefix", native.DefaultNamePrefix, "prefix of the objects' names (the release name)")
 	f.StringVarP(&output, "output", "o", outputYAML, "output format: yaml (a multi-document stream) or json (a v1 List)")
 	return cmd
-}
-
-func writeNativePolicies(w io.Writer, objs *native.Objects, output string) error {
-	items := objs.List()
-	if output == outputJSON {
-		list := map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
-		b, err := json.MarshalIndent(list, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	for i, o := range items {
-		b, err := yaml.Marshal(o)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	return nil
 }

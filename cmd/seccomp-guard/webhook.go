@@ -14,7 +14,7 @@ import (
 
 func newWebhookCommand() *cobra.Command {
 	var (
-		opts       webhook.Options
+		opts       = webhook.DefaultOptions()
 		certFlags  certFlags
 		kubeconfig string
 		zapOpts    = zap.Options{}
@@ -40,21 +40,21 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 			if err != nil {
 				return err
 			}
-			return webhook.Run(ctrl.SetupSignalHandler(), cfg, opts)
+			return webhook.Run(cmd.Context(), cfg, opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
-	f.IntVar(&opts.Port, "port", 9443, "Port the webhook server listens on.")
-	f.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory with tls.crt and tls.key; reloaded when they change.")
-	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", `Address of the Prometheus metrics endpoint; "0" disables it.`)
-	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
-	f.StringVar(&opts.TLSMinVersion, "tls-min-version", "1.2", "Minimum TLS version: 1.2 or 1.3.")
-	f.BoolVar(&opts.EnableHTTP2, "enable-http2", false, "Offer HTTP/2 to clients (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
-	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect one replica to write the ClusterSeccompPolicy status.")
-	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; the pod's namespace when empty.")
-	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", "seccomp-guard", "Namespace of the agents' heartbeat Leases (the release namespace).")
-	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", 0, "How long in-flight requests may drain after SIGTERM (default 30s).")
+	f.IntVar(&opts.Port, "port", opts.Port, "Port the webhook server listens on.")
+	f.StringVar(&opts.CertDir, "cert-dir", opts.CertDir, "Directory with tls.crt and tls.key; reloaded when they change.")
+	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", opts.MetricsBindAddress, `Address of the Prometheus metrics endpoint; "0" disables it.`)
+	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", opts.HealthProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
+	f.StringVar(&opts.TLSMinVersion, "tls-min-version", opts.TLSMinVersion, "Minimum TLS version: 1.2 or 1.3.")
+	f.BoolVar(&opts.EnableHTTP2, "enable-http2", opts.EnableHTTP2, "Offer HTTP/2 to clients (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection, "Elect one replica to write the ClusterSeccompPolicy status.")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "Namespace of the leader-election Lease; the pod's namespace when empty.")
+	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", opts.InventoryNamespace, "Namespace of the agents' heartbeat Leases (the release namespace).")
+	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout, "How long in-flight requests may drain after SIGTERM.")
 	certFlags.bind(f)
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)

@@ -10,7 +10,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/hack/nativechart"
+	"github.com/seccomp-guard/seccomp-guard/internal/nativechart"
 	"github.com/seccomp-guard/seccomp-guard/native"
 )
 
@@ -26,7 +26,7 @@ func TestNativeTemplatesGenerated(t *testing.T) {
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join(root, "charts", "seccomp-guard", name))
 		require.NoError(t, err)
-		assert.Equal(t, string(want), string(got), "%s is stale: run `go run ./hack/nativechart/gen`", name)
+		assert.Equal(t, string(want), string(got), "%s is stale: run `go run ./internal/nativechart/gen`", name)
 	}
 }
 

@@ -14,26 +14,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
-// auditPolicy logs every write to pods and workloads at Metadata level, so
+// auditPolicy logs every write to the resources the webhooks receive
+// (webhook.Rules, from the table of supported kinds) at Metadata level, so
 // tests can read the webhook's audit annotations from the log.
-const auditPolicy = `apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: ["RequestReceived"]
-rules:
-- level: Metadata
-  verbs: ["create", "update", "patch"]
-  resources:
-  - group: ""
-    resources: ["pods", "pods/ephemeralcontainers", "replicationcontrollers", "podtemplates"]
-  - group: "apps"
-    resources: ["deployments", "replicasets", "statefulsets", "daemonsets"]
-  - group: "batch"
-    resources: ["jobs", "cronjobs"]
-- level: None
-`
+func auditPolicy() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [\"RequestReceived\"]\nrules:\n")
+	b.WriteString("- level: Metadata\n  verbs: [\"create\", \"update\", \"patch\"]\n  resources:\n")
+	for _, r := range webhook.Rules() {
+		fmt.Fprintf(&b, "  - group: %q\n    resources: [\"%s\"]\n", r.APIGroups[0], strings.Join(r.Resources, `", "`))
+	}
+	b.WriteString("- level: None\n")
+	return b.String()
+}
 
 // ControlPlane is a running kube-apiserver and etcd.
 type ControlPlane struct {
@@ -102,14 +99,14 @@ func StartControlPlane() (*ControlPlane, error) {
 	}
 	cp := &ControlPlane{Dir: dir, AuditLog: filepath.Join(dir, "audit.log")}
 	policyFile := filepath.Join(dir, "audit-policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(auditPolicy), 0o600); err != nil {
+	if err := os.WriteFile(policyFile, []byte(auditPolicy()), 0o600); err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "charts", "seccomp-guard", "crds")},
 		ErrorIfCRDPathMissing: true,
-		Scheme:                webhook.Scheme(),
+		Scheme:                scheme.Scheme,
 	}
 	env.ControlPlane.GetAPIServer().Configure().
 		Append("audit-policy-file", policyFile).
@@ -121,7 +118,7 @@ func StartControlPlane() (*ControlPlane, error) {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
 	cp.Env, cp.Config = env, cfg
-	if cp.Client, err = client.New(cfg, client.Options{Scheme: webhook.Scheme()}); err != nil {
+	if cp.Client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
 		cp.Stop()
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
 
 // BuildBinary builds cmd/seccomp-guard into dir and returns its path.
@@ -189,7 +191,7 @@ func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs .
 		"--cert-dir", w.CertDir,
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(w.ProbePort),
 		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(w.MetricsPort),
-		"--inventory-namespace", "seccomp-guard",
+		"--inventory-namespace", v1alpha1.DefaultReleaseNamespace,
 		"--graceful-shutdown-timeout", "10s",
 	}, extraArgs...)
 	if w.Process, err = StartProcess(cp.Dir, name, bin, args...); err != nil {
@@ -205,25 +207,21 @@ func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs .
 // WaitReady polls /readyz.
 func (w *Webhook) WaitReady(ctx context.Context, timeout time.Duration) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", w.ProbePort)
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
+	return Poll(ctx, 200*time.Millisecond, timeout, "the webhook to be ready", func(ctx context.Context) error {
 		if exited, err := w.Exited(); exited {
-			return fmt.Errorf("the webhook exited before it was ready: %w", err)
+			return Abort(fmt.Errorf("the webhook exited before it was ready: %w", err))
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("/readyz answered %s", resp.Status)
+		if err != nil {
+			return err
 		}
-		last = err
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("the webhook was not ready within %s: %w", timeout, last)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz answered %s", resp.Status)
+		}
+		return nil
+	})
 }
 
 // ServingSerial connects to the webhook and returns the serial number of the

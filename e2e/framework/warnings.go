@@ -7,7 +7,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/seccomp-guard/seccomp-guard/webhook"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 )
 
 // Warnings records the admission warnings the API server returns to one client.
@@ -37,6 +37,6 @@ func ClientWithWarnings(cfg *rest.Config) (client.Client, *Warnings, error) {
 	w := &Warnings{}
 	cfg = rest.CopyConfig(cfg)
 	cfg.WarningHandlerWithContext = w
-	c, err := client.New(cfg, client.Options{Scheme: webhook.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	return c, w, err
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/native"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
@@ -22,35 +23,17 @@ const (
 	ValidatingWebhookName = "validate.seccomp-guard.io"
 )
 
-// WebhookRules are the resources and operations both webhooks receive; the
-// chart must register the same (e2e/chart checks it).
-func WebhookRules() []admissionregistrationv1.RuleWithOperations {
-	rule := func(group string, ops []admissionregistrationv1.OperationType, resources ...string) admissionregistrationv1.RuleWithOperations {
-		scope := admissionregistrationv1.NamespacedScope
-		return admissionregistrationv1.RuleWithOperations{
-			Operations: ops,
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope},
-		}
-	}
-	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
-	update := []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
-	createUpdate := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
-	return []admissionregistrationv1.RuleWithOperations{
-		rule("", create, "pods"),
-		rule("", update, "pods/ephemeralcontainers"),
-		rule("", createUpdate, "replicationcontrollers", "podtemplates"),
-		rule("apps", createUpdate, "deployments", "replicasets", "statefulsets", "daemonsets"),
-		rule("batch", createUpdate, "jobs", "cronjobs"),
-	}
-}
+// WebhookRules are the resources and operations both webhooks receive:
+// webhook.Rules, from which the chart's rules are generated too.
+func WebhookRules() []admissionregistrationv1.RuleWithOperations { return webhook.Rules() }
 
 // namespaceSelector sends every namespace except those labelled disabled and
 // the system namespaces (kube-system, kube-node-lease and the release
 // namespace are always excluded).
 func namespaceSelector() *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}},
-		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", "seccomp-guard"}},
+		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{string(v1alpha1.ModeDisabled)}},
+		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", v1alpha1.DefaultReleaseNamespace}},
 	}}
 }
 

@@ -82,8 +82,7 @@ func waitActive(ctx context.Context) error {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{policy.ModeLabel: "enforce"}}}); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	return framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, "the hybrid install to take effect", func(ctx context.Context) error {
 		plain := newPod(ns)
 		errD := k8s.Create(ctx, plain, client.DryRunAll)
 		errU := k8s.Create(ctx, newPod(ns, podLevel(unconfined())), client.DryRunAll)
@@ -96,12 +95,9 @@ func waitActive(ctx context.Context) error {
 			errL == nil && errM1 == nil && errM2 == nil && after > before {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return errors.New(fmt.Sprint("the hybrid install did not take effect within 30s: defaulting err=", errD,
-				" unconfined err=", errU, " localhost err=", errL, " metrics: ", before, errM1, after, errM2))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return errors.New(fmt.Sprint("defaulting err=", errD,
+			" unconfined err=", errU, " localhost err=", errL, " metrics: ", before, errM1, after, errM2))
+	})
 }
 
 // requestsTotal sums seccomp_guard_admission_requests_total over all labels.

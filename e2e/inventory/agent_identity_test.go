@@ -16,7 +16,7 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/webhook"
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 )
 
 // agentAs impersonates the agent's ServiceAccount with a token bound to node
@@ -31,7 +31,7 @@ func agentAs(t *testing.T, node string) client.Client {
 	if node != "" {
 		cfg.Impersonate.Extra = map[string][]string{"authentication.kubernetes.io/node-name": {node}}
 	}
-	c, err := client.New(cfg, client.Options{Scheme: webhook.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	require.NoError(t, err)
 	return c
 }

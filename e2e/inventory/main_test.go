@@ -6,7 +6,6 @@ package inventory_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,10 +218,8 @@ func startAgent(n *testNode, name string) error {
 // and heartbeat reached it: a pod pinned to each node, with a profile the
 // node has (or, for node-b, lacks), gets the verdict that proves it.
 func waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		last = nil
+	return framework.Poll(ctx, 200*time.Millisecond, 60*time.Second, "the webhook to see every node's inventory", func(ctx context.Context) error {
+		var last error
 		for node, want := range map[string]bool{"node-a": true, "node-b": false, "node-c": true} {
 			err := k8s.Create(ctx, pod("ready-"+node, pinned(node), localhost("profiles/web.json")), client.DryRunAll)
 			switch {
@@ -239,12 +236,11 @@ func waitReady(ctx context.Context) error {
 		}
 		for _, p := range processes() {
 			if exited, err := p.Exited(); exited {
-				return fmt.Errorf("%s exited: %w\n%s", p.Name, err, p.Log())
+				return framework.Abort(fmt.Errorf("%s exited: %w\n%s", p.Name, err, p.Log()))
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return errors.Join(errors.New("the webhook did not see every node's inventory within 60s"), last)
+		return last
+	})
 }
 
 // The profiles the tests put on nodes.

@@ -105,9 +105,8 @@ func setUp(ctx context.Context) error {
 			return err
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	unconfined := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
-	for {
+	return framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, "the native policies to take effect", func(ctx context.Context) error {
 		defaulted := probe("probe-enforce", nil)
 		errD := k8s.Create(ctx, defaulted, client.DryRunAll)
 		errE := k8s.Create(ctx, probe("probe-enforce", unconfined), client.DryRunAll)
@@ -119,10 +118,7 @@ func setUp(ctx context.Context) error {
 			errW == nil && len(ws) > 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return errors.New(fmt.Sprint("native policies did not take effect within 30s: defaulting err=", errD,
-				" enforce err=", errE, " warn err=", errW, " warnings=", ws))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return errors.New(fmt.Sprint("defaulting err=", errD,
+			" enforce err=", errE, " warn err=", errW, " warnings=", ws))
+	})
 }

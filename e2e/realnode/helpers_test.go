@@ -2,6 +2,7 @@ package realnode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,9 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
-	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/inventory"
+	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -133,7 +133,7 @@ func (g *guardState) start(ctx context.Context) error {
 			return false, err.Error()
 		}
 		lease := &coordinationv1.Lease{}
-		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: agentNamespace, Name: inventory.LeaseName(node.NodeName)}, lease); err != nil {
+		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: agentNamespace, Name: policy.LeaseName(node.NodeName)}, lease); err != nil {
 			return false, err.Error()
 		}
 		return true, ""
@@ -159,19 +159,15 @@ func (g *guardState) stop() {
 	}
 }
 
-// waitFor polls f every 250 ms; on timeout the error carries f's last word.
+// waitFor polls f every 250 ms (framework.Poll); on timeout the error
+// carries f's last word.
 func waitFor(timeout time.Duration, what string, f func() (bool, string)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := f()
-		if ok {
-			return nil
+	return framework.Poll(context.Background(), 250*time.Millisecond, timeout, what, func(context.Context) error {
+		if ok, last := f(); !ok {
+			return errors.New(last)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func dryRun(ctx context.Context, obj client.Object) error {
@@ -218,7 +214,7 @@ func podSpec(script string, tweak func(*corev1.PodSpec)) corev1.PodSpec {
 		SecurityContext:               &corev1.PodSecurityContext{},
 		Containers: []corev1.Container{{
 			Name:            "main",
-			Image:           cluster.BusyboxImage,
+			Image:           localcluster.BusyboxImage,
 			ImagePullPolicy: corev1.PullNever,
 			Command:         []string{"sh", "-c", script},
 		}},

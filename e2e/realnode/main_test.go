@@ -1,5 +1,5 @@
 // Package realnode_test shows on a real node what seccomp-guard exists for:
-// a kubelet, containerd and runc run the pods (e2e/cluster), so a missing
+// a kubelet, containerd and runc run the pods (internal/localcluster), so a missing
 // Localhost profile really ends in CreateContainerError without
 // seccomp-guard, and is refused at admission with it; a defaulted pod really
 // runs under a seccomp filter.
@@ -20,12 +20,12 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
+	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 )
 
 var (
 	// node is the running cluster; nil when the tests skip.
-	node *cluster.Cluster
+	node *localcluster.Cluster
 	// skipReason says why the cluster cannot run here.
 	skipReason string
 	// guard is seccomp-guard wired into node, started by the first test that needs it.
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if err := cluster.Check(); err != nil {
+	if err := localcluster.Check(); err != nil {
 		if os.Getenv("CI") == "true" {
 			fmt.Fprintf(os.Stderr, "FAIL: the real-node e2e must run under CI=true, but the local cluster cannot run here: %v\n", err)
 			return 1
@@ -50,7 +50,7 @@ func run(m *testing.M) int {
 
 	ctx := context.Background()
 	var err error
-	node, err = cluster.Start(ctx, cluster.Options{Progress: os.Stderr})
+	node, err = localcluster.Start(ctx, localcluster.Options{Progress: os.Stderr})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: starting the local cluster: %v\n", err)
 		return 1

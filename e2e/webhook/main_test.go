@@ -4,6 +4,7 @@ package webhook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -52,14 +53,15 @@ func waitWebhookActive(ctx context.Context) error {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{policy.ModeLabel: "enforce"}}}); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	return framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, "the API server to call the webhook", func(ctx context.Context) error {
 		pod := newPod(ns, "probe", podLevel(corev1.SeccompProfileTypeUnconfined))
 		err := k8s.Create(ctx, pod, client.DryRunAll)
-		if err != nil && apierrors.IsForbidden(err) && strings.Contains(err.Error(), "UnconfinedForbidden") {
+		switch {
+		case err == nil:
+			return errors.New("a dry-run Unconfined pod in an enforce namespace was admitted, want UnconfinedForbidden")
+		case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "UnconfinedForbidden"):
 			return nil
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("the API server did not start calling the webhook within 30s")
+		return fmt.Errorf("a dry-run Unconfined pod in an enforce namespace: want UnconfinedForbidden, got %w", err)
+	})
 }

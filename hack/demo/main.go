@@ -29,8 +29,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/seccomp-guard/seccomp-guard/e2e/cluster"
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -44,7 +45,7 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cluster.Check(); err != nil {
+	if err := localcluster.Check(); err != nil {
 		return fmt.Errorf("the local cluster cannot run on this machine: %w\n(it needs root, containerd, runc and busybox-static: apt-get install -y containerd runc busybox-static; and make controlplane)", err)
 	}
 	root, err := framework.RepoRoot()
@@ -53,7 +54,7 @@ func run() error {
 	}
 
 	step("starting a single-node cluster: kube-apiserver, etcd, scheduler, controller-manager, containerd, kubelet")
-	c, err := cluster.Start(ctx, cluster.Options{Progress: os.Stdout})
+	c, err := localcluster.Start(ctx, localcluster.Options{Progress: os.Stdout})
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func run() error {
 	fmt.Printf("  export KUBECONFIG=%s\n", c.Kubeconfig)
 	fmt.Printf("  %s get pods -A\n", c.Kubectl)
 	fmt.Printf("  %s get nodeseccompinventories\n", c.Kubectl)
-	fmt.Printf("  %s apply -f your-pod.yaml   # image %s, imagePullPolicy: Never, hostNetwork: true\n\n", c.Kubectl, cluster.BusyboxImage)
+	fmt.Printf("  %s apply -f your-pod.yaml   # image %s, imagePullPolicy: Never, hostNetwork: true\n\n", c.Kubectl, localcluster.BusyboxImage)
 	fmt.Printf("The node's seccomp root is %s; drop a profile there and the agent reports it.\n", c.SeccompRoot)
 	fmt.Printf("Logs: %s (webhook: %s, agent: %s)\n", c.LogDir, wh.LogPath, agent.LogPath)
 	if os.Getenv("SECCOMP_GUARD_DEMO_EXIT") == "1" {
@@ -132,10 +133,8 @@ func run() error {
 
 func step(msg string) { fmt.Printf("==> %s\n", msg) }
 
-const agentNamespace = "seccomp-guard"
-
 type demo struct {
-	c    *cluster.Cluster
+	c    *localcluster.Cluster
 	root string
 	bin  string
 }
@@ -168,7 +167,7 @@ func (d *demo) baseline(ctx context.Context) error {
 			TerminationGracePeriodSeconds: new(int64(1)),
 			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}},
 			Containers: []corev1.Container{{
-				Name: "app", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"},
+				Name: "app", Image: localcluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"},
 			}},
 		},
 	}
@@ -176,31 +175,31 @@ func (d *demo) baseline(ctx context.Context) error {
 		return fmt.Errorf("creating the baseline pod: %w", err)
 	}
 	fmt.Printf("    pod %s/%s (Localhost %s) was accepted by the API server; on the node:\n", ns.Name, pod.Name, lp)
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		got := &corev1.Pod{}
-		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), got); err == nil {
-			for _, cs := range got.Status.ContainerStatuses {
-				if w := cs.State.Waiting; w != nil && w.Reason == "CreateContainerError" {
-					fmt.Printf("    %s: %s\n", w.Reason, w.Message)
-					return c.Client.Delete(ctx, got)
-				}
+	got := &corev1.Pod{}
+	var waiting *corev1.ContainerStateWaiting
+	if err := framework.Poll(ctx, 500*time.Millisecond, 90*time.Second, "the baseline pod to reach CreateContainerError", func(ctx context.Context) error {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+			return err
+		}
+		for _, cs := range got.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && w.Reason == "CreateContainerError" {
+				waiting = w
+				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+		return fmt.Errorf("pod phase %s", got.Status.Phase)
+	}); err != nil {
+		return err
 	}
-	return errors.New("the baseline pod did not reach CreateContainerError within 90s")
+	fmt.Printf("    %s: %s\n", waiting.Reason, waiting.Message)
+	return c.Client.Delete(ctx, got)
 }
 
 func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.Process, error) {
 	c := d.c
 	for _, ns := range []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: agentNamespace}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: "enforce"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultReleaseNamespace}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: string(v1alpha1.ModeEnforce)}}},
 	} {
 		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, nil, err
@@ -217,7 +216,7 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 	}
 	agent, err := framework.StartProcess(c.LogDir, "seccomp-guard-agent", bin, "agent",
 		"--kubeconfig", c.Kubeconfig, "--node-name", c.NodeName, "--seccomp-root", c.SeccompRoot,
-		"--namespace", agentNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
+		"--namespace", v1alpha1.DefaultReleaseNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,9 +231,15 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 	// Wait until the API server calls the webhook and the webhook knows the
 	// node's inventory: a profile no node has is then refused as missing.
 	probe := d.localhostProbe("profiles/.no-node-has-this.json")
-	err = waitFor(ctx, 60*time.Second, func() bool {
+	err = framework.Poll(ctx, 250*time.Millisecond, 60*time.Second, "a pod with a profile no node has to be refused as ProfileMissing", func(ctx context.Context) error {
 		err := c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-		return err != nil && strings.Contains(err.Error(), "ProfileMissing")
+		switch {
+		case err == nil:
+			return errors.New("admitted, want ProfileMissing")
+		case strings.Contains(err.Error(), "ProfileMissing"):
+			return nil
+		}
+		return fmt.Errorf("want ProfileMissing, got %w", err)
 	})
 	if err != nil {
 		return wh, agent, fmt.Errorf("seccomp-guard did not become active: %w (logs: %s, %s)", err, wh.LogPath, agent.LogPath)
@@ -249,7 +254,7 @@ func (d *demo) localhostProbe(profile string) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			NodeName:        d.c.NodeName,
 			SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}},
-			Containers:      []corev1.Container{{Name: "app", Image: cluster.BusyboxImage}},
+			Containers:      []corev1.Container{{Name: "app", Image: localcluster.BusyboxImage}},
 		},
 	}
 }
@@ -270,27 +275,12 @@ func (d *demo) installProfile(ctx context.Context) error {
 	}
 	start := time.Now()
 	probe := d.localhostProbe("profiles/demo.json")
-	if err := waitFor(ctx, 30*time.Second, func() bool {
-		return d.c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll) == nil
+	if err := framework.Poll(ctx, 250*time.Millisecond, 30*time.Second, "a pod with profiles/demo.json to be admitted", func(ctx context.Context) error {
+		return d.c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
 	}); err != nil {
 		return fmt.Errorf("the agent's report of profiles/demo.json did not reach the webhook: %w", err)
 	}
 	fmt.Printf("    the agent reported it and the webhook admits it %.1fs after the file was written (no restart)\n", time.Since(start).Seconds())
-	return nil
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 	return nil
 }
 
@@ -350,19 +340,22 @@ func (d *demo) observe(ctx context.Context, results []*result) {
 			r.running = d.podState(ctx, r.namespace, r.name, "app", deadline)
 		case "Deployment":
 			var states []string
-			_ = waitFor(ctx, time.Until(deadline), func() bool {
+			_ = framework.Poll(ctx, 250*time.Millisecond, time.Until(deadline), "the pods of Deployment "+r.name, func(ctx context.Context) error {
 				pods := &corev1.PodList{}
-				if err := d.c.Client.List(ctx, pods, client.InNamespace(r.namespace), client.MatchingLabels{"app": r.name}); err != nil || len(pods.Items) == 0 {
-					return false
+				if err := d.c.Client.List(ctx, pods, client.InNamespace(r.namespace), client.MatchingLabels{"app": r.name}); err != nil {
+					return err
+				}
+				if len(pods.Items) == 0 {
+					return errors.New("no pods yet")
 				}
 				states = states[:0]
 				for _, p := range pods.Items {
 					if p.Status.Phase != corev1.PodRunning {
-						return false
+						return fmt.Errorf("pod %s is %s", p.Name, p.Status.Phase)
 					}
 					states = append(states, d.podState(ctx, p.Namespace, p.Name, "web", deadline))
 				}
-				return true
+				return nil
 			})
 			if len(states) > 0 {
 				r.running = "pods: " + strings.Join(states, "; ")
@@ -375,43 +368,40 @@ func (d *demo) observe(ctx context.Context, results []*result) {
 
 func (d *demo) podState(ctx context.Context, ns, name, container string, deadline time.Time) string {
 	state := "not running"
-	_ = waitFor(ctx, time.Until(deadline), func() bool {
+	_ = framework.Poll(ctx, 250*time.Millisecond, time.Until(deadline), "pod "+ns+"/"+name+" to run and log its Seccomp line", func(ctx context.Context) error {
 		p := &corev1.Pod{}
 		if err := d.c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
 			state = err.Error()
-			return false
+			return errors.New(state)
 		}
 		for _, cs := range p.Status.ContainerStatuses {
 			if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" {
 				state = w.Reason + ": " + w.Message
-				return true
+				return nil
 			}
 		}
 		if p.Status.Phase != corev1.PodRunning {
 			state = string(p.Status.Phase)
-			return false
+			return errors.New(state)
 		}
 		log, err := d.c.PodLog(ns, name, container)
 		if err != nil || !strings.Contains(log, "Seccomp:") {
 			state = "Running"
-			return false
+			return errors.New(state)
 		}
 		state = "Running, " + strings.Join(strings.Fields(strings.TrimSpace(log)), " ")
-		return true
+		return nil
 	})
 	return state
 }
 
 // profileOf is the pod-level profile of a pod or pod template, as text.
 func profileOf(obj *unstructured.Unstructured) string {
-	paths := map[string][]string{
-		"Pod":     {"spec"},
-		"CronJob": {"spec", "jobTemplate", "spec", "template", "spec"},
-	}
-	p, ok := paths[obj.GetKind()]
+	k, ok := policy.KindFor(obj.GroupVersionKind())
 	if !ok {
-		p = []string{"spec", "template", "spec"}
+		return ""
 	}
+	p := strings.Split(k.PodSpecPath, ".")
 	sp, found, _ := unstructured.NestedMap(obj.Object, append(p, "securityContext", "seccompProfile")...)
 	if !found {
 		return ""
@@ -478,12 +468,17 @@ func printResults(w io.Writer, results []*result) {
 // admitted object and reports a decision that was not acted on (audit mode).
 func auditVerdict(cp *framework.ControlPlane, r *result) string {
 	resource := strings.ToLower(r.kind) + "s"
+	for _, k := range policy.Kinds() {
+		if k.Kind == r.kind {
+			resource = k.Resource
+		}
+	}
 	key := framework.ValidatingWebhookName + "/"
 	for range 20 {
 		events, err := cp.AuditEvents(resource, r.namespace, r.name)
 		if err == nil && len(events) > 0 {
 			a := events[len(events)-1].Annotations
-			if a[key+"decision"] != "would-deny" || a[key+"mode"] != "audit" {
+			if a[key+"decision"] != "would-deny" || a[key+"mode"] != string(v1alpha1.ModeAudit) {
 				return ""
 			}
 			out := "would deny: " + a[key+"violations"]

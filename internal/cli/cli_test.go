@@ -9,76 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/internal/manifest"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func TestLeaseHeartbeat(t *testing.T) {
-	micro := func(t time.Time) *metav1.MicroTime { m := metav1.NewMicroTime(t); return &m }
-	tests := []struct {
-		name     string
-		lease    coordinationv1.Lease
-		wantNode string
-		wantAt   time.Time
-		wantWhy  string
-	}{
-		{
-			name:     "named after the node",
-			lease:    coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"}, Spec: coordinationv1.LeaseSpec{RenewTime: micro(t0)}},
-			wantNode: "node-a", wantAt: t0,
-		},
-		{
-			name: "the name wins over the holder",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-b"), RenewTime: micro(t0)}},
-			wantNode: "node-a", wantAt: t0,
-		},
-		{
-			name: "holder names the node",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "seccomp-guard"},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-b"), RenewTime: micro(t0)}},
-			wantNode: "node-b", wantAt: t0,
-		},
-		{
-			name: "acquireTime when never renewed",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"},
-				Spec: coordinationv1.LeaseSpec{AcquireTime: micro(t0.Add(-time.Hour))}},
-			wantNode: "node-a", wantAt: t0.Add(-time.Hour),
-		},
-		{
-			name: "kubelet Lease",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "node-a", Namespace: "kube-node-lease"},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-a"), RenewTime: micro(t0)}},
-			wantWhy: "it is a kubelet Lease (namespace kube-node-lease), not the seccomp-guard agent's",
-		},
-		{
-			name:    "no node",
-			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "leader", Namespace: "seccomp-guard"}},
-			wantWhy: `its name does not start with "seccomp-guard-" and it has no spec.holderIdentity naming the node`,
-		},
-		{
-			name:    "no time",
-			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"}},
-			wantWhy: "it has neither spec.renewTime nor spec.acquireTime",
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			node, at, why := leaseHeartbeat(&tc.lease)
-			assert.Equal(t, tc.wantNode, node)
-			assert.True(t, tc.wantAt.Equal(at), "time %s", at)
-			assert.Equal(t, tc.wantWhy, why)
-		})
-	}
-}
 
 func TestOptionsLoad(t *testing.T) {
 	base := func() Options {
@@ -110,9 +47,9 @@ func TestOptionsLoad(t *testing.T) {
 	}{
 		{name: "mode", tweak: func(o *Options) { o.NamespaceMode = "Enforce" }, errMsg: `invalid --namespace-mode "Enforce": use enforce, warn, audit or disabled`},
 		{name: "default profile with dot-dot", tweak: func(o *Options) { o.NamespaceDefaultProfile = "localhost/../p.json" },
-			errMsg: `invalid --namespace-default-profile "localhost/../p.json": localhostProfile "../p.json" contains ".."`},
+			errMsg: `invalid --namespace-default-profile "localhost/../p.json": it names a path that contains ".."; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>`},
 		{name: "empty Localhost path", tweak: func(o *Options) { o.NamespaceDefaultProfile = "localhost/" },
-			errMsg: `invalid --namespace-default-profile "localhost/": localhostProfile "" is empty`},
+			errMsg: `invalid --namespace-default-profile "localhost/": it names a path that is empty; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>`},
 	} {
 		t.Run("invalid "+tc.name, func(t *testing.T) {
 			o := base()

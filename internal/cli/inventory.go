@@ -14,13 +14,6 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
-// LeasePrefix names the agent's Lease of a node: seccomp-guard-<node>.
-const LeasePrefix = "seccomp-guard-"
-
-// nodeLeaseNamespace holds the kubelet's own Leases, which say nothing
-// about the seccomp-guard agent.
-const nodeLeaseNamespace = "kube-node-lease"
-
 type inventory struct {
 	view        *policy.StaticNodeView
 	newestLease time.Time
@@ -28,16 +21,14 @@ type inventory struct {
 }
 
 // loadInventory builds the NodeView from Node, NodeSeccompInventory and
-// Lease manifests. A Lease gives its node's heartbeat (the newest wins); a
-// node without one counts as fresh.
+// Lease manifests. A Lease gives its node's heartbeat (the newest wins); see
+// InventorySource.View for the liveness rule.
 func loadInventory(paths []string) (*inventory, error) {
 	src, err := LoadInventorySource(paths)
 	if err != nil {
 		return nil, err
 	}
-	inv := &inventory{newestLease: src.NewestLease, notes: src.Notes}
-	inv.view = policy.NewStaticNodeView(src.Nodes, src.Inventories, src.Heartbeats)
-	return inv, nil
+	return &inventory{view: src.View(), newestLease: src.NewestLease, notes: src.Notes}, nil
 }
 
 // InventorySource is a snapshot of the cluster's nodes, their inventories
@@ -48,10 +39,30 @@ type InventorySource struct {
 	Heartbeats  map[string]time.Time
 	NewestLease time.Time
 	Notes       []string
-	// LeaseRequired makes a node without a Lease stale (a live cluster);
-	// files leave it fresh, as check --inventory does.
+	// Policy is the cluster's ClusterSeccompPolicy "default", when read from
+	// a cluster that has one.
+	Policy *v1alpha1.ClusterSeccompPolicy
+	// Leases counts the agent Leases read.
+	Leases int
+	// LeaseRequired makes a node without a Lease unknown even when no Lease
+	// was read: a live cluster, where a missing Lease means the agent never ran.
 	LeaseRequired bool
 }
+
+// View is the snapshot as the policy engine sees it. Liveness has one rule
+// for every source: a node whose agent Lease was never seen is unknown, in
+// the cluster and in files that hold any agent Lease. Only a file set with
+// no Lease at all counts every node with an inventory as fresh (and
+// LoadInventorySource says so in a note).
+func (s *InventorySource) View() *policy.StaticNodeView {
+	v := policy.NewStaticNodeView(s.Nodes, s.Inventories, s.Heartbeats)
+	if s.heartbeatsTracked() {
+		v.RequireHeartbeats()
+	}
+	return v
+}
+
+func (s *InventorySource) heartbeatsTracked() bool { return s.LeaseRequired || s.Leases > 0 }
 
 // LoadInventorySource reads Node, NodeSeccompInventory and Lease manifests.
 func LoadInventorySource(paths []string) (*InventorySource, error) {
@@ -79,16 +90,17 @@ func LoadInventorySource(paths []string) (*InventorySource, error) {
 			case *v1alpha1.NodeSeccompInventory:
 				invs = append(invs, o)
 			case *coordinationv1.Lease:
-				node, at, why := leaseHeartbeat(o)
-				if why != "" {
-					inv.Notes = append(inv.Notes, fmt.Sprintf("Lease %s/%s at %s is not used: %s", o.Namespace, o.Name, obj.Location(), why))
+				hb, err := policy.ReadLease(o)
+				if err != nil {
+					inv.Notes = append(inv.Notes, fmt.Sprintf("Lease %s/%s at %s is not used: %v", o.Namespace, o.Name, obj.Location(), err))
 					continue
 				}
-				if at.After(heartbeats[node]) {
-					heartbeats[node] = at
+				inv.Leases++
+				if hb.Renewed.After(heartbeats[hb.Node]) {
+					heartbeats[hb.Node] = hb.Renewed
 				}
-				if at.After(inv.NewestLease) {
-					inv.NewestLease = at
+				if hb.Renewed.After(inv.NewestLease) {
+					inv.NewestLease = hb.Renewed
 				}
 			default:
 				ignored[obj.APIVersion+" "+obj.Kind]++
@@ -98,39 +110,15 @@ func LoadInventorySource(paths []string) (*InventorySource, error) {
 	if len(nodes) == 0 {
 		inv.Notes = append(inv.Notes, "the --inventory files hold no Node: only pods with spec.nodeName can be checked against nodes")
 	}
+	if inv.Leases == 0 && len(invs) > 0 {
+		inv.Notes = append(inv.Notes, "the --inventory files hold no agent Lease, so every node with a NodeSeccompInventory counts as fresh; "+
+			"add the agents' Leases (kubectl get leases -n <release namespace> -o yaml) to judge staleness as admission does")
+	}
 	if len(ignored) > 0 {
 		inv.Notes = append(inv.Notes, "the --inventory files hold objects that are not Node, NodeSeccompInventory or Lease, which were ignored: "+countList(ignored))
 	}
 	inv.Nodes, inv.Inventories, inv.Heartbeats = nodes, invs, heartbeats
 	return inv, nil
-}
-
-// LeaseHeartbeat returns the node a Lease speaks for and its last renewal,
-// or why the Lease is not used.
-func LeaseHeartbeat(l *coordinationv1.Lease) (string, time.Time, string) {
-	return leaseHeartbeat(l)
-}
-
-// leaseHeartbeat returns the node a Lease speaks for and its last renewal,
-// or why the Lease is not used.
-func leaseHeartbeat(l *coordinationv1.Lease) (string, time.Time, string) {
-	node, ok := strings.CutPrefix(l.Name, LeasePrefix)
-	if !ok || node == "" {
-		switch {
-		case l.Namespace == nodeLeaseNamespace:
-			return "", time.Time{}, "it is a kubelet Lease (namespace kube-node-lease), not the seccomp-guard agent's"
-		case l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "":
-			return "", time.Time{}, fmt.Sprintf("its name does not start with %q and it has no spec.holderIdentity naming the node", LeasePrefix)
-		}
-		node = *l.Spec.HolderIdentity
-	}
-	switch {
-	case l.Spec.RenewTime != nil:
-		return node, l.Spec.RenewTime.Time, ""
-	case l.Spec.AcquireTime != nil:
-		return node, l.Spec.AcquireTime.Time, ""
-	}
-	return "", time.Time{}, "it has neither spec.renewTime nor spec.acquireTime"
 }
 
 // countList is "a: 2, b: 1", sorted by key.

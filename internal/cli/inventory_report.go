@@ -4,19 +4,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // InventoryReport says which nodes have which profile: the read-only view of
-// `seccomp-guard inventory`.
+// `seccomp-guard inventory`. Every (profile, node) verdict comes from
+// policy.ClassifyNode, the classifier admission uses, so the report and a
+// refused pod cannot disagree.
 type InventoryReport struct {
-	Now        time.Time       `json:"now"`
-	StaleAfter string          `json:"staleAfter"`
-	Nodes      []NodeReport    `json:"nodes"`
-	Profiles   []ProfileReport `json:"profiles"`
+	Now        time.Time `json:"now"`
+	StaleAfter string    `json:"staleAfter"`
+	// RejectAllowByDefault is the policy's spec.localhost.rejectAllowByDefault:
+	// whether an allowing defaultAction makes a profile unusable.
+	RejectAllowByDefault bool `json:"rejectAllowByDefault"`
+	// HeartbeatsTracked is false for a file set without any agent Lease:
+	// every node with an inventory then counts as fresh.
+	HeartbeatsTracked bool            `json:"heartbeatsTracked"`
+	Nodes             []NodeReport    `json:"nodes"`
+	Profiles          []ProfileReport `json:"profiles"`
 }
 
 // NodeReport is one node's inventory state.
@@ -26,114 +37,103 @@ type NodeReport struct {
 	Runtime      string `json:"runtime,omitempty"`
 	Profiles     int    `json:"profiles"`
 	Invalid      int    `json:"invalid"`
-	// LastHeartbeat is the agent's last Lease renewal; empty when the source has no Lease.
+	// LastHeartbeat is the agent's last Lease renewal; empty when there is none.
 	LastHeartbeat *time.Time `json:"lastHeartbeat,omitempty"`
-	// Stale: no inventory, or a heartbeat older than staleAfter. Such nodes are "unknown" at admission.
-	Stale  bool   `json:"stale"`
+	// Stale: admission treats the node as unknown (no inventory, no
+	// heartbeat where Leases are tracked, or one older than staleAfter).
+	Stale bool `json:"stale"`
+	// Reason says why the node is unknown, in admission's words.
 	Reason string `json:"reason,omitempty"`
 }
 
-// ProfileReport is one profile path across the nodes that have an inventory.
+// ProfileReport is one profile path on every node.
 type ProfileReport struct {
-	Path    string            `json:"path"`
-	OK      []string          `json:"ok"`
-	Invalid map[string]string `json:"invalid,omitempty"` // node -> reason
-	Missing []string          `json:"missing,omitempty"` // nodes with an inventory that lacks it
-	// Digests maps each sha256 to the nodes holding that content; more than one is drift.
+	Path string `json:"path"`
+	// Nodes holds admission's verdict for the profile on each node, by name.
+	Nodes []ProfileVerdict `json:"nodes"`
+	// Digests maps each sha256 to the ok nodes holding that content; more
+	// than one is drift.
 	Digests map[string][]string `json:"digests"`
 	Drift   bool                `json:"drift"`
 }
 
-// BuildInventoryReport summarises a snapshot. A node without a Lease counts
-// as fresh unless the source requires Leases (a live cluster, where a missing
-// Lease means the agent never ran); files follow check --inventory.
-func BuildInventoryReport(src *InventorySource, now time.Time, staleAfter time.Duration) *InventoryReport {
-	r := &InventoryReport{Now: now.UTC(), StaleAfter: staleAfter.String()}
-	invByNode := map[string]int{}
-	for i, inv := range src.Inventories {
-		invByNode[inv.Name] = i
+// ProfileVerdict is policy.ClassifyNode's verdict for one profile on one node.
+type ProfileVerdict struct {
+	Node  string           `json:"node"`
+	State policy.NodeState `json:"state"`
+	// Reason is the reason code admission gives a pod for this node ("" when ok).
+	Reason policy.Reason `json:"reason,omitempty"`
+	// Detail is the inventory's reason (invalid), the defaultAction
+	// (allow-by-default) or why the node is unknown.
+	Detail string `json:"detail,omitempty"`
+}
+
+// nodes returns the nodes in a state.
+func (p *ProfileReport) nodes(state policy.NodeState) []string {
+	var out []string
+	for _, v := range p.Nodes {
+		if v.State == state {
+			out = append(out, v.Node)
+		}
+	}
+	return out
+}
+
+// BuildInventoryReport classifies every profile on every node of the
+// snapshot with the policy's rules, at now.
+func BuildInventoryReport(src *InventorySource, p *policy.Policy, now time.Time) *InventoryReport {
+	view := src.View()
+	r := &InventoryReport{
+		Now: now.UTC(), StaleAfter: p.StaleAfter.String(), RejectAllowByDefault: p.RejectAllowByDefault,
+		HeartbeatsTracked: src.heartbeatsTracked(),
 	}
 	names := map[string]bool{}
 	for _, n := range src.Nodes {
 		names[n.Name] = true
 	}
-	for _, inv := range src.Inventories {
+	paths := map[string]bool{}
+	invs := map[string]int{}
+	for i, inv := range src.Inventories {
 		names[inv.Name] = true // an inventory whose Node is gone still shows
+		invs[inv.Name] = i
+		for _, ps := range inv.Status.Profiles {
+			paths[ps.Path] = true
+		}
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-
-	byPath := map[string]*ProfileReport{}
-	var withInventory []string
-	for _, name := range sorted {
+	sortedNames := slices.Sorted(maps.Keys(names))
+	for _, name := range sortedNames {
 		nr := NodeReport{Name: name}
 		if hb, ok := src.Heartbeats[name]; ok {
 			t := hb.UTC()
 			nr.LastHeartbeat = &t
 		}
-		i, ok := invByNode[name]
-		switch {
-		case !ok:
-			nr.Stale, nr.Reason = true, "no NodeSeccompInventory: is the agent running on this node?"
-		case nr.LastHeartbeat != nil && now.Sub(*nr.LastHeartbeat) > staleAfter:
-			nr.Stale, nr.Reason = true, fmt.Sprintf("agent last seen %s ago (staleAfter %s)", now.Sub(*nr.LastHeartbeat).Round(time.Second), staleAfter)
-		case nr.LastHeartbeat == nil && src.LeaseRequired:
-			nr.Stale, nr.Reason = true, "no agent Lease"
-		}
-		if ok {
+		if i, ok := invs[name]; ok {
 			inv := src.Inventories[i]
-			nr.HasInventory = true
-			nr.Runtime = inv.Status.Runtime
-			nr.Profiles = len(inv.Status.Profiles)
-			withInventory = append(withInventory, name)
-			for _, p := range inv.Status.Profiles {
-				pr := byPath[p.Path]
-				if pr == nil {
-					pr = &ProfileReport{Path: p.Path, Invalid: map[string]string{}, Digests: map[string][]string{}}
-					byPath[p.Path] = pr
-				}
-				if p.Valid {
-					pr.OK = append(pr.OK, name)
-					pr.Digests[p.SHA256] = append(pr.Digests[p.SHA256], name)
-				} else {
+			nr.HasInventory, nr.Runtime, nr.Profiles = true, inv.Status.Runtime, len(inv.Status.Profiles)
+			for _, ps := range inv.Status.Profiles {
+				if !ps.Valid {
 					nr.Invalid++
-					pr.Invalid[name] = p.Reason
 				}
 			}
+		}
+		if why := policy.NodeLiveness(p, view, now, name); why != "" {
+			nr.Stale, nr.Reason = true, why
 		}
 		r.Nodes = append(r.Nodes, nr)
 	}
-	paths := make([]string, 0, len(byPath))
-	for p := range byPath {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		pr := byPath[p]
-		for _, n := range withInventory {
-			if _, invalid := pr.Invalid[n]; !invalid && !contains(pr.OK, n) {
-				pr.Missing = append(pr.Missing, n)
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
+		pr := ProfileReport{Path: path, Digests: map[string][]string{}}
+		for _, name := range sortedNames {
+			v := policy.ClassifyNode(p, view, now, name, path)
+			pr.Nodes = append(pr.Nodes, ProfileVerdict{Node: name, State: v.State, Reason: v.Reason(), Detail: v.Detail})
+			if v.State == policy.NodeOK {
+				pr.Digests[v.SHA256] = append(pr.Digests[v.SHA256], name)
 			}
 		}
 		pr.Drift = len(pr.Digests) > 1
-		if len(pr.Invalid) == 0 {
-			pr.Invalid = nil
-		}
-		r.Profiles = append(r.Profiles, *pr)
+		r.Profiles = append(r.Profiles, pr)
 	}
 	return r
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // WriteInventoryText prints the report as two tables and the problems.
@@ -160,30 +160,35 @@ func WriteInventoryText(w io.Writer, r *InventoryReport) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROFILE\tOK\tINVALID\tMISSING\tDRIFT")
-	for _, p := range r.Profiles {
+	fmt.Fprintln(tw, "PROFILE\tOK\tMISSING\tINVALID\tALLOW-BY-DEFAULT\tUNKNOWN\tDRIFT")
+	for i := range r.Profiles {
+		p := &r.Profiles[i]
 		drift := "-"
 		if p.Drift {
 			drift = fmt.Sprintf("%d versions", len(p.Digests))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Path, listOrDash(p.OK), listOrDash(sortedKeys(p.Invalid)), listOrDash(p.Missing), drift)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Path,
+			listOrDash(p.nodes(policy.NodeOK)), listOrDash(p.nodes(policy.NodeMissing)), listOrDash(p.nodes(policy.NodeInvalid)),
+			listOrDash(p.nodes(policy.NodeAllowByDefault)), listOrDash(p.nodes(policy.NodeUnknown)), drift)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	var problems []string
-	for _, p := range r.Profiles {
-		for _, node := range sortedKeys(p.Invalid) {
-			problems = append(problems, fmt.Sprintf("%s on %s is not a valid profile: %s", p.Path, node, p.Invalid[node]))
+	for i := range r.Profiles {
+		p := &r.Profiles[i]
+		for _, v := range p.Nodes {
+			switch v.State {
+			case policy.NodeInvalid:
+				problems = append(problems, fmt.Sprintf("%s on %s is not a valid profile: %s (%s)", p.Path, v.Node, v.Detail, v.Reason))
+			case policy.NodeAllowByDefault:
+				problems = append(problems, fmt.Sprintf("%s on %s lets through every syscall it does not list (defaultAction %s) (%s)", p.Path, v.Node, v.Detail, v.Reason))
+			}
 		}
 		if p.Drift {
 			var parts []string
-			for _, d := range sortedKeys(p.Digests) {
-				short := d
-				if len(short) > 12 {
-					short = short[:12]
-				}
-				parts = append(parts, fmt.Sprintf("sha256 %s on %s", short, strings.Join(p.Digests[d], ", ")))
+			for _, d := range slices.Sorted(maps.Keys(p.Digests)) {
+				parts = append(parts, fmt.Sprintf("sha256 %s on %s", shortDigest(d), strings.Join(p.Digests[d], ", ")))
 			}
 			problems = append(problems, fmt.Sprintf("%s differs across nodes: %s", p.Path, strings.Join(parts, "; ")))
 		}
@@ -195,6 +200,13 @@ func WriteInventoryText(w io.Writer, r *InventoryReport) error {
 		}
 	}
 	return nil
+}
+
+func shortDigest(d string) string {
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
 }
 
 // WriteInventoryJSON prints the report as indented JSON.
@@ -209,13 +221,4 @@ func listOrDash(l []string) string {
 		return "-"
 	}
 	return strings.Join(l, ",")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 func TestBuildInventoryReport(t *testing.T) {
@@ -26,14 +27,20 @@ func TestBuildInventoryReport(t *testing.T) {
 		Heartbeats:    map[string]time.Time{"a": now, "b": now, "c": now.Add(-time.Hour)},
 		LeaseRequired: true,
 	}
-	r := BuildInventoryReport(src, now, 5*time.Minute)
+	r := BuildInventoryReport(src, policy.DefaultPolicy(), now)
 	assert.Equal(t, []ProfileReport{{
-		Path: "p.json", OK: []string{"a", "b"}, Missing: []string{"c"},
+		Path: "p.json",
+		Nodes: []ProfileVerdict{
+			{Node: "a", State: policy.NodeOK},
+			{Node: "b", State: policy.NodeOK},
+			{Node: "c", State: policy.NodeUnknown, Reason: policy.ReasonInventoryUnknown, Detail: "agent last seen 1h0m0s ago"},
+			{Node: "d", State: policy.NodeUnknown, Reason: policy.ReasonInventoryUnknown, Detail: "no inventory"},
+		},
 		Digests: map[string][]string{"1111": {"a"}, "2222": {"b"}}, Drift: true,
 	}}, r.Profiles)
 	var states []string
 	for _, n := range r.Nodes {
 		states = append(states, n.Name+": "+n.Reason)
 	}
-	assert.Equal(t, []string{"a: ", "b: ", "c: agent last seen 1h0m0s ago (staleAfter 5m0s)", "d: no NodeSeccompInventory: is the agent running on this node?"}, states)
+	assert.Equal(t, []string{"a: ", "b: ", "c: agent last seen 1h0m0s ago", "d: no inventory"}, states)
 }

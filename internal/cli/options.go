@@ -75,10 +75,9 @@ type Env struct {
 // gives the current time when neither --now nor a Lease decides it.
 func (o *Options) Load(clock func() time.Time) (*Env, error) {
 	env := &Env{Namespace: o.Namespace, User: o.User, DefaultProfile: o.NamespaceDefaultProfile}
-	switch m := v1alpha1.Mode(o.NamespaceMode); m {
-	case v1alpha1.ModeDisabled, v1alpha1.ModeAudit, v1alpha1.ModeWarn, v1alpha1.ModeEnforce:
+	if m := v1alpha1.Mode(o.NamespaceMode); m.IsValid() {
 		env.Mode = m
-	default:
+	} else {
 		return nil, inputErrorf("invalid --namespace-mode %q: use enforce, warn, audit or disabled", o.NamespaceMode)
 	}
 	if o.Namespace == "" {
@@ -130,24 +129,31 @@ func (o *Options) Load(clock func() time.Time) (*Env, error) {
 	return env, nil
 }
 
-// checkDefaultProfile checks the value of --namespace-default-profile the
-// way the annotation is read: RuntimeDefault or localhost/<path>.
+// checkDefaultProfile checks the value of --namespace-default-profile with
+// the parser the webhook reads the annotation with.
 func checkDefaultProfile(value string) error {
 	if value == "" {
 		return nil
 	}
-	ref := v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeRuntimeDefault}
-	if value != string(v1alpha1.ProfileTypeRuntimeDefault) {
-		lp, ok := strings.CutPrefix(value, "localhost/")
-		if !ok {
-			return inputErrorf("invalid --namespace-default-profile %q: use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>", value)
-		}
-		ref = v1alpha1.SeccompProfileRef{Type: v1alpha1.ProfileTypeLocalhost, LocalhostProfile: &lp}
-	}
-	if _, err := policy.ParseProfileRef(ref); err != nil {
-		return inputErrorf("invalid --namespace-default-profile %q: %v", value, err)
+	if _, err := policy.ParseDefaultProfileAnnotation(value); err != nil {
+		return inputErrorf("invalid --namespace-default-profile %q: it %v; use RuntimeDefault or localhost/<path relative to the kubelet's seccomp root>", value, err)
 	}
 	return nil
+}
+
+// InventoryPolicy is the policy the inventory report classifies nodes with:
+// the ClusterSeccompPolicy in file when one is given, else the cluster's
+// (src.Policy), else the built-in defaults.
+func InventoryPolicy(file string, src *InventorySource) (*policy.Policy, error) {
+	if file == "" && src.Policy != nil {
+		p, errs := policy.Compile(src.Policy)
+		if len(errs) > 0 {
+			src.Notes = append(src.Notes, fmt.Sprintf("the cluster's ClusterSeccompPolicy %q is invalid (%v); the webhook serves the valid parts, and so does this report", src.Policy.Name, errs.ToAggregate()))
+		}
+		return p, nil
+	}
+	p, _, _, err := loadPolicy(file)
+	return p, err
 }
 
 // loadPolicy reads and compiles the ClusterSeccompPolicy in file.

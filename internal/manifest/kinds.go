@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,28 +13,25 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // Kinds are the kinds decoded into typed objects: the workload kinds the
-// policy engine evaluates (design section 5), and the Node, inventory,
-// Lease and policy objects that stand in for a cluster. Objects of other
-// kinds and versions are kept with Typed nil.
-var Kinds = map[schema.GroupVersionKind]func() runtime.Object{
-	corev1.SchemeGroupVersion.WithKind("Pod"):                   func() runtime.Object { return &corev1.Pod{} },
-	corev1.SchemeGroupVersion.WithKind("ReplicationController"): func() runtime.Object { return &corev1.ReplicationController{} },
-	corev1.SchemeGroupVersion.WithKind("PodTemplate"):           func() runtime.Object { return &corev1.PodTemplate{} },
-	appsv1.SchemeGroupVersion.WithKind("Deployment"):            func() runtime.Object { return &appsv1.Deployment{} },
-	appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):            func() runtime.Object { return &appsv1.ReplicaSet{} },
-	appsv1.SchemeGroupVersion.WithKind("StatefulSet"):           func() runtime.Object { return &appsv1.StatefulSet{} },
-	appsv1.SchemeGroupVersion.WithKind("DaemonSet"):             func() runtime.Object { return &appsv1.DaemonSet{} },
-	batchv1.SchemeGroupVersion.WithKind("Job"):                  func() runtime.Object { return &batchv1.Job{} },
-	batchv1.SchemeGroupVersion.WithKind("CronJob"):              func() runtime.Object { return &batchv1.CronJob{} },
-
-	corev1.SchemeGroupVersion.WithKind("Node"):                   func() runtime.Object { return &corev1.Node{} },
-	coordinationv1.SchemeGroupVersion.WithKind("Lease"):          func() runtime.Object { return &coordinationv1.Lease{} },
-	v1alpha1.SchemeGroupVersion.WithKind("NodeSeccompInventory"): func() runtime.Object { return &v1alpha1.NodeSeccompInventory{} },
-	v1alpha1.SchemeGroupVersion.WithKind("ClusterSeccompPolicy"): func() runtime.Object { return &v1alpha1.ClusterSeccompPolicy{} },
-}
+// policy engine evaluates (policy.Kinds), and the Node, inventory, Lease and
+// policy objects that stand in for a cluster. Objects of other kinds and
+// versions are kept with Typed nil.
+var Kinds = func() map[schema.GroupVersionKind]func() runtime.Object {
+	m := map[schema.GroupVersionKind]func() runtime.Object{
+		corev1.SchemeGroupVersion.WithKind("Node"):                   func() runtime.Object { return &corev1.Node{} },
+		coordinationv1.SchemeGroupVersion.WithKind("Lease"):          func() runtime.Object { return &coordinationv1.Lease{} },
+		v1alpha1.SchemeGroupVersion.WithKind("NodeSeccompInventory"): func() runtime.Object { return &v1alpha1.NodeSeccompInventory{} },
+		v1alpha1.SchemeGroupVersion.WithKind("ClusterSeccompPolicy"): func() runtime.Object { return &v1alpha1.ClusterSeccompPolicy{} },
+	}
+	for _, k := range policy.Kinds() {
+		m[k.GroupVersionKind] = k.New
+	}
+	return m
+}()
 
 // decode fills o.Typed (and o.UnknownFields) for the kinds of Kinds.
 func (o *Object) decode() error {

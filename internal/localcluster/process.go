@@ -1,4 +1,4 @@
-package cluster
+package localcluster
 
 import (
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"

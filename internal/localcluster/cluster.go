@@ -1,4 +1,4 @@
-// Package cluster runs a real single-node Kubernetes cluster on this machine
+// Package localcluster runs a real single-node Kubernetes cluster on this machine
 // for e2e tests and `make demo`: kube-apiserver and etcd (through
 // e2e/framework and envtest), kube-scheduler, kube-controller-manager,
 // containerd with its own configuration and state, and a kubelet, all built
@@ -17,7 +17,7 @@
 //
 // Facts this package relies on were checked on the development machine:
 // docs/testing.md, which also explains how to read a failed run.
-package cluster
+package localcluster
 
 import (
 	"context"
@@ -35,12 +35,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/hack/images"
+	"github.com/seccomp-guard/seccomp-guard/internal/images"
 )
 
 // Images every pod of the cluster can use, with imagePullPolicy: Never.
@@ -309,26 +310,24 @@ func waitHealthy(ctx context.Context, p *component, port int, timeout time.Durat
 	}, p.Name+" /healthz")
 }
 
-// poll calls f every 200 ms until it is done, fails, the timeout passes or ctx ends.
+// poll calls f at once and then every 200 ms until it is done, fails, the
+// timeout passes or ctx ends.
 func poll(ctx context.Context, timeout time.Duration, f func() (bool, error), what string) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	var failed error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		done, err := f()
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+		failed = err
+		return done, err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case failed != nil:
+		return failed
+	case ctx.Err() != nil:
+		return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 	}
+	return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
 }
 
 func (c *Cluster) startScheduler(ctx context.Context) error {

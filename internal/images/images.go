@@ -266,11 +266,11 @@ func baseDirs() []File {
 	return append(out, File{Path: "tmp", Dir: true, Mode: 0o1777})
 }
 
-// Pause builds the pause program from repoRoot/hack/images/pause with
+// Pause builds the pause program from repoRoot/internal/images/pause with
 // CGO_ENABLED=0 into workDir and returns the image archive.
 func Pause(repoRoot, workDir string) ([]byte, error) {
 	bin := filepath.Join(workDir, "pause")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./hack/images/pause")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./internal/images/pause")
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

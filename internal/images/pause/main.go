@@ -1,6 +1,6 @@
 // Command pause is the pod sandbox ("pause") process of the local test
 // cluster's containerd: it holds the pod's namespaces and does nothing until
-// it is asked to stop. e2e/cluster builds it statically (CGO_ENABLED=0) and
+// it is asked to stop. internal/localcluster builds it statically (CGO_ENABLED=0) and
 // packs it into the image named by sandbox_image.
 package main
 

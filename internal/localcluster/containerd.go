@@ -1,4 +1,4 @@
-package cluster
+package localcluster
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/hack/images"
+	"github.com/seccomp-guard/seccomp-guard/internal/images"
 )
 
 // criNamespace is the containerd namespace of the CRI plugin (the kubelet's).

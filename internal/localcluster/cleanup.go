@@ -1,7 +1,8 @@
-package cluster
+package localcluster
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // ownerFile in Dir holds the PID of the process that started the cluster;
@@ -165,24 +168,25 @@ func containerIDs(paths []string) []string {
 // killOwned SIGKILLs every process ownedProcesses finds, until none is left
 // or 15 s have passed.
 func killOwned(paths []string, knownIDs ...string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 15*time.Second, true, func(context.Context) (bool, error) {
 		procs := ownedProcesses(paths, knownIDs...)
-		if len(procs) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			var names []string
-			for _, p := range procs {
-				names = append(names, p.String())
-			}
-			return fmt.Errorf("still running after SIGKILL: %s", strings.Join(names, "; "))
-		}
 		for _, p := range procs {
 			_ = syscall.Kill(p.pid, syscall.SIGKILL)
 		}
-		time.Sleep(200 * time.Millisecond)
+		return len(procs) == 0, nil
+	})
+	if err == nil {
+		return nil
 	}
+	procs := ownedProcesses(paths, knownIDs...)
+	if len(procs) == 0 { // the last SIGKILL took effect
+		return nil
+	}
+	var names []string
+	for _, p := range procs {
+		names = append(names, p.String())
+	}
+	return fmt.Errorf("still running after SIGKILL: %s", strings.Join(names, "; "))
 }
 
 // unescapeMountinfo decodes the octal escapes of /proc/self/mountinfo.

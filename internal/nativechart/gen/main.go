@@ -1,7 +1,7 @@
 // Command gen writes the native policies into charts/seccomp-guard (see
 // package nativechart). Run it from the repository root:
 //
-//	go run ./hack/nativechart/gen
+//	go run ./internal/nativechart/gen
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/seccomp-guard/seccomp-guard/hack/nativechart"
+	"github.com/seccomp-guard/seccomp-guard/internal/nativechart"
 )
 
 func main() {
