@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,8 +44,11 @@ func testInventory(node string, profiles ...v1alpha1.ProfileStatus) *v1alpha1.No
 	return &v1alpha1.NodeSeccompInventory{ObjectMeta: metav1.ObjectMeta{Name: node}, Status: statusOf(profiles, RuntimeContainerd)}
 }
 
+// testLease returns a Lease held, as an agent's is, by the node its name
+// names.
 func testLease(namespace, name string, renew time.Time) *coordinationv1.Lease {
-	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	holder := strings.TrimPrefix(name, policy.LeasePrefix)
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
 	if !renew.IsZero() {
 		l.Spec.RenewTime = &metav1.MicroTime{Time: renew}
 	}

@@ -34,6 +34,11 @@ const (
 	ValidatePath = "/validate"
 )
 
+// LeaderElectionID names the webhook's leader-election Lease. It is outside
+// the form of an agent's heartbeat Lease (policy.LeasePrefix), so it never
+// reads as the heartbeat of a node; the chart's RBAC names it.
+const LeaderElectionID = "seccomp-guard-webhook-leader"
+
 // Options configure the webhook server. Zero values take the defaults named
 // on each field (DefaultOptions).
 type Options struct {
@@ -184,7 +189,7 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
 		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              "seccomp-guard-webhook",
+		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &opts.GracefulShutdownTimeout,

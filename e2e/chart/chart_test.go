@@ -2,6 +2,7 @@ package chart_test
 
 import (
 	"encoding/base64"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -180,9 +181,18 @@ func TestDefaults(t *testing.T) {
 			{APIGroups: []string{"seccomp-guard.io"}, Resources: []string{"clusterseccomppolicies/status"}, Verbs: []string{"patch", "update"}},
 		}, cr.Rules)
 		role := get[rbacv1.Role](t, objs, "Role", fullname+"-webhook")
+		// get and update by name: the leader Lease only, never an agent's heartbeat.
 		assert.Contains(t, role.Rules, rbacv1.PolicyRule{
-			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"},
+			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"list", "watch", "create"},
 		})
+		assert.Contains(t, role.Rules, rbacv1.PolicyRule{
+			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{webhook.LeaderElectionID}, Verbs: []string{"get", "update"},
+		})
+		for _, r := range role.Rules {
+			if slices.Contains(r.Resources, "leases") && (slices.Contains(r.Verbs, "get") || slices.Contains(r.Verbs, "update")) {
+				assert.Equal(t, []string{webhook.LeaderElectionID}, r.ResourceNames, "Lease get and update are limited to the leader Lease")
+			}
+		}
 		crb := get[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", fullname+"-webhook")
 		assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: fullname + "-webhook", Namespace: namespace}}, crb.Subjects)
 	})
