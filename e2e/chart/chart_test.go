@@ -2,6 +2,7 @@ package chart_test
 
 import (
 	"encoding/base64"
+	"maps"
 	"slices"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
@@ -224,15 +226,15 @@ func TestNamespaceSelector(t *testing.T) {
 			Values: append([]string{"kube-system", "kube-node-lease", namespace}, extra...),
 		}
 	}
-	optIn := metav1.LabelSelectorRequirement{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{"enforce", "warn", "audit"}}
 	clusterWide := metav1.LabelSelectorRequirement{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}}
+	optIn := []metav1.LabelSelectorRequirement{{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpExists}, clusterWide}
 	tests := []struct {
 		name   string
 		values map[string]any
 		want   []metav1.LabelSelectorRequirement
 	}{
-		{name: "default is opt-in", want: []metav1.LabelSelectorRequirement{optIn, system()}},
-		{name: "opt-in", values: values("mode", "opt-in"), want: []metav1.LabelSelectorRequirement{optIn, system()}},
+		{name: "default is opt-in", want: append(optIn, system())},
+		{name: "opt-in", values: values("mode", "opt-in"), want: append(optIn, system())},
 		{name: "cluster-wide", values: values("mode", "cluster-wide"), want: []metav1.LabelSelectorRequirement{clusterWide, system()}},
 		{
 			name:   "extra excluded namespaces, duplicates dropped",
@@ -247,6 +249,77 @@ func TestNamespaceSelector(t *testing.T) {
 			v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
 			assert.Equal(t, &metav1.LabelSelector{MatchExpressions: tc.want}, m.Webhooks[0].NamespaceSelector, "mutating")
 			assert.Equal(t, &metav1.LabelSelector{MatchExpressions: tc.want}, v.Webhooks[0].NamespaceSelector, "validating")
+		})
+	}
+}
+
+// TestNamespaceSelectorMatches proves which namespaces each mode sends to
+// the webhooks and to the native policies' bindings: in opt-in, a namespace
+// whose mode label is misspelt (Enforce, enforced) is selected, so the
+// engine's rule for it (enforce, with a warning) applies.
+func TestNamespaceSelectorMatches(t *testing.T) {
+	labelled := func(v string) labels.Set { return labels.Set{policy.ModeLabel: v} }
+	namespaces := []struct {
+		name   string
+		labels labels.Set
+	}{
+		{"enforce", labelled("enforce")},
+		{"Enforce", labelled("Enforce")},
+		{"enforced", labelled("enforced")},
+		{"empty value", labelled("")},
+		{"warn", labelled("warn")},
+		{"disabled", labelled("disabled")},
+		{"unlabelled", labels.Set{}},
+	}
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   []string // the namespaces selected
+	}{
+		{
+			name:   "opt-in: every value of the label but disabled",
+			values: values("hybrid.enabled", true),
+			want:   []string{"enforce", "Enforce", "enforced", "empty value", "warn"},
+		},
+		{
+			name:   "cluster-wide: every namespace but disabled",
+			values: values("mode", "cluster-wide", "hybrid.enabled", true),
+			want:   []string{"enforce", "Enforce", "enforced", "empty value", "warn", "unlabelled"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			selectors := map[string]*metav1.LabelSelector{}
+			v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
+			selectors["ValidatingWebhookConfiguration"] = v.Webhooks[0].NamespaceSelector
+			for _, o := range objs {
+				switch o.GetKind() {
+				case "MutatingAdmissionPolicyBinding":
+					b := get[admissionregistrationv1.MutatingAdmissionPolicyBinding](t, objs, o.GetKind(), o.GetName())
+					selectors[o.GetKind()+" "+o.GetName()] = b.Spec.MatchResources.NamespaceSelector
+				case "ValidatingAdmissionPolicyBinding":
+					if o.GetName() == release+"-agent-own-node" {
+						continue
+					}
+					b := get[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, objs, o.GetKind(), o.GetName())
+					selectors[o.GetKind()+" "+o.GetName()] = b.Spec.MatchResources.NamespaceSelector
+				}
+			}
+			require.Greater(t, len(selectors), 2, "the webhook configuration and the native bindings")
+			for what, ls := range selectors {
+				sel, err := metav1.LabelSelectorAsSelector(ls)
+				require.NoError(t, err, what)
+				var got []string
+				for _, ns := range namespaces {
+					l := maps.Clone(ns.labels)
+					l["kubernetes.io/metadata.name"] = "shop"
+					if sel.Matches(l) {
+						got = append(got, ns.name)
+					}
+				}
+				assert.Equal(t, tc.want, got, what)
+			}
 		})
 	}
 }
