@@ -135,6 +135,7 @@ func TestDefaults(t *testing.T) {
 			"--leader-elect",
 			"--leader-election-namespace=" + namespace,
 			"--inventory-namespace=" + namespace,
+			"--fallback-default-mode=disabled",
 			"--tls-min-version=1.2",
 			"--graceful-shutdown-timeout=20s",
 			"--zap-log-level=info",
@@ -629,20 +630,27 @@ func TestPolicy(t *testing.T) {
 		name     string
 		values   map[string]any
 		wantMode v1alpha1.Mode // "" when no policy is rendered
+		// wantFallback is the webhook's --fallback-default-mode: the
+		// policy's defaultMode, served while the policy is missing.
+		wantFallback v1alpha1.Mode
 	}{
-		{name: "opt-in leaves unlabelled namespaces alone", wantMode: v1alpha1.ModeDisabled},
-		{name: "cluster-wide enforces", values: values("mode", "cluster-wide"), wantMode: v1alpha1.ModeEnforce},
-		{name: "explicit defaultMode wins", values: values("mode", "cluster-wide", "policy.spec.defaultMode", "warn"), wantMode: v1alpha1.ModeWarn},
-		{name: "not created", values: values("policy.create", false)},
+		{name: "opt-in leaves unlabelled namespaces alone", wantMode: v1alpha1.ModeDisabled, wantFallback: v1alpha1.ModeDisabled},
+		{name: "cluster-wide enforces", values: values("mode", "cluster-wide"), wantMode: v1alpha1.ModeEnforce, wantFallback: v1alpha1.ModeEnforce},
+		{name: "explicit defaultMode wins", values: values("mode", "cluster-wide", "policy.spec.defaultMode", "warn"), wantMode: v1alpha1.ModeWarn, wantFallback: v1alpha1.ModeWarn},
+		{name: "not created", values: values("policy.create", false), wantFallback: v1alpha1.ModeDisabled},
+		{name: "not created, cluster-wide", values: values("mode", "cluster-wide", "policy.create", false), wantFallback: v1alpha1.ModeEnforce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := render(t, tc.values)
+			d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+			assert.Contains(t, d.Spec.Template.Spec.Containers[0].Args, "--fallback-default-mode="+string(tc.wantFallback))
 			if tc.wantMode == "" {
 				assert.Nil(t, find(objs, "ClusterSeccompPolicy", v1alpha1.DefaultPolicyName))
 				return
 			}
 			p := get[v1alpha1.ClusterSeccompPolicy](t, objs, "ClusterSeccompPolicy", v1alpha1.DefaultPolicyName)
+			assert.Equal(t, map[string]string{"helm.sh/resource-policy": "keep"}, p.Annotations, "helm uninstall keeps the policy")
 			assert.Equal(t, tc.wantMode, p.Spec.DefaultMode)
 			assert.Equal(t, v1alpha1.ProfileTypeRuntimeDefault, p.Spec.DefaultProfile.Type)
 			assert.Equal(t, v1alpha1.NodeCoverageAll, p.Spec.Localhost.NodeCoverage)

@@ -119,3 +119,13 @@ namespaceSelector:
     - {{ . | quote }}
     {{- end }}
 {{- end -}}
+
+{{/*
+The defaultMode of the installed mode: policy.spec.defaultMode when set, else
+disabled for opt-in and enforce for cluster-wide. The policy object carries
+it, and the webhook serves it (--fallback-default-mode) while that object is
+missing, so deleting the policy does not stop enforcement.
+*/}}
+{{- define "seccomp-guard.defaultMode" -}}
+{{- .Values.policy.spec.defaultMode | default (ternary "disabled" "enforce" (eq .Values.mode "opt-in")) -}}
+{{- end -}}
