@@ -431,9 +431,10 @@ func TestSelfManagedCertificates(t *testing.T) {
 			"--cert-secret=" + namespace + "/" + fullname + "-webhook-tls",
 			"--cert-dns-names=" + svc + "," + svc + ".cluster.local",
 			"--webhook-config-name=" + fullname,
+			"--webhook-configs=mutating,validating",
 			"--cert-validity=720h",
 			"--cert-renew-before=240h",
-		}, args[:8])
+		}, args[:9])
 		assert.NotContains(t, args, "--cert-dir=/etc/seccomp-guard/tls")
 		assert.Contains(t, args, "--leader-elect", "one writer at a time")
 	})
@@ -450,6 +451,16 @@ func TestSelfManagedCertificates(t *testing.T) {
 			APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{fullname + "-webhook-tls"},
 			Verbs: []string{"get", "list", "watch", "update", "patch"},
 		})
+	})
+
+	t.Run("hybrid: the webhook patches the validating configuration only, the one rendered", func(t *testing.T) {
+		objs := render(t, values(append([]any{"hybrid.enabled", true}, selfManagedMode...)...))
+		assert.Nil(t, find(objs, "MutatingWebhookConfiguration", fullname))
+		require.NotNil(t, find(objs, "ValidatingWebhookConfiguration", fullname))
+		d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+		args := d.Spec.Template.Spec.Containers[0].Args
+		assert.Contains(t, args, "--webhook-configs=validating")
+		assert.NotContains(t, args, "--webhook-configs=mutating,validating")
 	})
 
 	t.Run("other modes grant nothing on Secrets or configurations", func(t *testing.T) {
