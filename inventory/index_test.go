@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +46,10 @@ func testInventory(node string, profiles ...v1alpha1.ProfileStatus) *v1alpha1.No
 // testLease returns a Lease held, as an agent's is, by the node its name
 // names.
 func testLease(namespace, name string, renew time.Time) *coordinationv1.Lease {
-	holder := strings.TrimPrefix(name, policy.LeasePrefix)
+	holder := name
+	if p := policy.LeasePrefix; len(name) > len(p) && name[:len(p)] == p {
+		holder = name[len(p):]
+	}
 	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
 	if !renew.IsZero() {
 		l.Spec.RenewTime = &metav1.MicroTime{Time: renew}
