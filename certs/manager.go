@@ -118,14 +118,42 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Time, error) {
 	} else if err != nil {
 		return time.Time{}, fmt.Errorf("reading Secret %s: %w", opts.Secret, err)
 	}
-	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	var missing []error
-	for _, cfg := range []client.Object{mutating, validating} {
-		if err := m.Client.Get(ctx, client.ObjectKey{Name: opts.WebhookConfigName}, cfg); apierrors.IsNotFound(err) {
-			missing = append(missing, fmt.Errorf("%s %q does not exist: install it (the chart does) or fix --webhook-config-name", kindOf(cfg), opts.WebhookConfigName))
-		} else if err != nil {
-			return time.Time{}, fmt.Errorf("reading %s %q: %w", kindOf(cfg), opts.WebhookConfigName, err)
+	// Only the configurations the install has (--webhook-configs) are read;
+	// nil stands for one it does not have, or one that is missing.
+	var (
+		mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+		validating *admissionregistrationv1.ValidatingWebhookConfiguration
+		missing    []error
+	)
+	read := func(cfg client.Object) (bool, error) {
+		err := m.Client.Get(ctx, client.ObjectKey{Name: opts.WebhookConfigName}, cfg)
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, fmt.Errorf("%s %q does not exist: install it (the chart does) or fix --webhook-config-name, or leave it out of --webhook-configs", kindOf(cfg), opts.WebhookConfigName))
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("reading %s %q: %w", kindOf(cfg), opts.WebhookConfigName, err)
+		}
+		return true, nil
+	}
+	if opts.hasConfig(ConfigMutating) {
+		cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
+		found, err := read(cfg)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if found {
+			mutating = cfg
+		}
+	}
+	if opts.hasConfig(ConfigValidating) {
+		cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		found, err := read(cfg)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if found {
+			validating = cfg
 		}
 	}
 	bundle := secret.Data[CACertKey]
@@ -143,11 +171,13 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Time, error) {
 		m.Log.Info("issued certificates", "secret", opts.Secret.String(), "reasons", p.reasons)
 		bundle = p.data[CACertKey]
 	}
-	if len(missing) > 0 {
-		return p.next, errors.Join(missing...)
-	}
+	// The configurations that exist get the bundle even when another is
+	// missing: an error about one must not leave the other untrusted.
 	if err := m.patchCABundle(ctx, mutating, validating, bundle); err != nil {
 		return time.Time{}, err
+	}
+	if len(missing) > 0 {
+		return p.next, errors.Join(missing...)
 	}
 	return p.next, nil
 }
@@ -182,8 +212,15 @@ func (m *Manager) writeSecret(ctx context.Context, secret *corev1.Secret, exists
 	return nil
 }
 
-// hasBundle reports whether every webhook of both configurations trusts exactly bundle.
+// hasBundle reports whether every webhook of the configurations trusts
+// exactly bundle; a nil configuration is skipped.
 func hasBundle(mutating *admissionregistrationv1.MutatingWebhookConfiguration, validating *admissionregistrationv1.ValidatingWebhookConfiguration, bundle []byte) bool {
+	if mutating == nil {
+		mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
+	}
+	if validating == nil {
+		validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	}
 	for _, w := range mutating.Webhooks {
 		if !bytes.Equal(w.ClientConfig.CABundle, bundle) {
 			return false
@@ -199,7 +236,7 @@ func hasBundle(mutating *admissionregistrationv1.MutatingWebhookConfiguration, v
 
 // patchCABundle sets caBundle on every webhook that lacks it, with a
 // strategic merge patch that touches only caBundle, guarded by the
-// resourceVersion read.
+// resourceVersion read. A nil configuration is skipped.
 func (m *Manager) patchCABundle(ctx context.Context, mutating *admissionregistrationv1.MutatingWebhookConfiguration, validating *admissionregistrationv1.ValidatingWebhookConfiguration, bundle []byte) error {
 	patch := func(obj, orig client.Object, changed bool) error {
 		if !changed {
@@ -211,14 +248,19 @@ func (m *Manager) patchCABundle(ctx context.Context, mutating *admissionregistra
 		m.Log.Info("wrote the CA bundle", "kind", kindOf(obj), "name", obj.GetName())
 		return nil
 	}
-	origM, changed := mutating.DeepCopy(), false
-	for i := range mutating.Webhooks {
-		if !bytes.Equal(mutating.Webhooks[i].ClientConfig.CABundle, bundle) {
-			mutating.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
+	if mutating != nil {
+		origM, changed := mutating.DeepCopy(), false
+		for i := range mutating.Webhooks {
+			if !bytes.Equal(mutating.Webhooks[i].ClientConfig.CABundle, bundle) {
+				mutating.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
+			}
+		}
+		if err := patch(mutating, origM, changed); err != nil {
+			return err
 		}
 	}
-	if err := patch(mutating, origM, changed); err != nil {
-		return err
+	if validating == nil {
+		return nil
 	}
 	origV, changed := validating.DeepCopy(), false
 	for i := range validating.Webhooks {

@@ -197,3 +197,49 @@ func TestSource(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, got, got2)
 }
+
+// validatingBundles returns the caBundle of every webhook of the validating
+// configuration.
+func validatingBundles(t *testing.T, m *Manager) []string {
+	t.Helper()
+	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	require.NoError(t, m.Client.Get(context.Background(), client.ObjectKey{Name: m.Options.WebhookConfigName}, validating))
+	var out []string
+	for _, w := range validating.Webhooks {
+		out = append(out, string(w.ClientConfig.CABundle))
+	}
+	return out
+}
+
+// TestReconcileValidatingOnly proves a hybrid install, which has no
+// MutatingWebhookConfiguration, gets its caBundle: the validating
+// configuration is patched whether or not the mutating one is expected.
+func TestReconcileValidatingOnly(t *testing.T) {
+	tests := []struct {
+		name    string
+		configs []string // Options.WebhookConfigs
+		wantErr string
+	}{
+		{name: "only the validating configuration expected (--webhook-configs=validating)", configs: []string{ConfigValidating}},
+		{
+			name:    "both expected: the missing one is an error, the other is patched all the same",
+			wantErr: `MutatingWebhookConfiguration "sg" does not exist: install it (the chart does) or fix --webhook-config-name, or leave it out of --webhook-configs`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			m, _ := newTestManager(webhookConfigs("sg", nil)[1:]...)
+			m.Options.WebhookConfigs = tc.configs
+			_, err := m.Reconcile(ctx)
+			if tc.wantErr != "" {
+				require.EqualError(t, err, tc.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			ca := string(getSecret(t, m).Data[CACertKey])
+			require.NotEmpty(t, ca)
+			assert.Equal(t, []string{ca}, validatingBundles(t, m), "the validating webhook trusts the CA")
+		})
+	}
+}

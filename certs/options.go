@@ -9,6 +9,7 @@ package certs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,13 @@ const (
 	DefaultRenewBefore   = 30 * 24 * time.Hour
 	DefaultCAValidity    = 10 * 365 * 24 * time.Hour
 	DefaultCARenewBefore = 365 * 24 * time.Hour
+)
+
+// The webhook configurations an install may have, the values of
+// --webhook-configs.
+const (
+	ConfigMutating   = "mutating"
+	ConfigValidating = "validating"
 )
 
 // caPropagation is how long the webhook configurations must have trusted a
@@ -40,6 +48,10 @@ type Options struct {
 	// WebhookConfigName names the MutatingWebhookConfiguration and the
 	// ValidatingWebhookConfiguration whose every webhook gets the CA bundle. Required.
 	WebhookConfigName string
+	// WebhookConfigs lists the configurations of that name the install
+	// has, which get the CA bundle: ConfigMutating, ConfigValidating.
+	// Empty means both. A hybrid install has only the validating one.
+	WebhookConfigs []string
 	// Validity of the serving certificate. Default 90 days.
 	Validity time.Duration
 	// RenewBefore renews the serving certificate this long before it expires. Default 30 days.
@@ -93,6 +105,11 @@ func (o *Options) Validate() error {
 	if o.WebhookConfigName == "" {
 		errs = append(errs, errors.New("--webhook-config-name is required: the name of the Mutating and Validating webhook configurations to write the CA bundle into"))
 	}
+	for _, c := range o.WebhookConfigs {
+		if c != ConfigMutating && c != ConfigValidating {
+			errs = append(errs, fmt.Errorf("--webhook-configs entry %q is not a webhook configuration: use %s, %s or both", c, ConfigMutating, ConfigValidating))
+		}
+	}
 	if o.Validity <= 0 || o.RenewBefore <= 0 || o.RenewBefore >= o.Validity {
 		errs = append(errs, fmt.Errorf("--cert-renew-before (%s) must be positive and shorter than --cert-validity (%s)", o.RenewBefore, o.Validity))
 	}
@@ -100,4 +117,10 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("the CA's renew-before (%s) must be positive and shorter than its validity (%s)", o.CARenewBefore, o.CAValidity))
 	}
 	return errors.Join(errs...)
+}
+
+// hasConfig reports whether the install has the configuration of kind
+// (ConfigMutating or ConfigValidating).
+func (o *Options) hasConfig(kind string) bool {
+	return len(o.WebhookConfigs) == 0 || slices.Contains(o.WebhookConfigs, kind)
 }

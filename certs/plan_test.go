@@ -206,6 +206,10 @@ func TestValidate(t *testing.T) {
 		{name: "no DNS names", tweak: func(o *Options) { o.DNSNames = nil }, wantErr: "--cert-dns-names is required"},
 		{name: "bad DNS name", tweak: func(o *Options) { o.DNSNames = []string{"svc_1.ns.svc"} }, wantErr: `--cert-dns-names entry "svc_1.ns.svc" is neither an IP address nor a DNS name`},
 		{name: "no configuration name", tweak: func(o *Options) { o.WebhookConfigName = "" }, wantErr: "--webhook-config-name is required"},
+		{
+			name: "an unknown configuration", tweak: func(o *Options) { o.WebhookConfigs = []string{ConfigValidating, "Mutating"} },
+			wantErr: `--webhook-configs entry "Mutating" is not a webhook configuration: use mutating, validating or both`,
+		},
 		{name: "renew-before too long", tweak: func(o *Options) { o.RenewBefore = o.Validity }, wantErr: "--cert-renew-before (2160h0m0s) must be positive and shorter than --cert-validity (2160h0m0s)"},
 	}
 	for _, tc := range tests {

@@ -344,7 +344,7 @@ func TestAgentRenewLease(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.RenewLease(ctx))
 	lease := &coordinationv1.Lease{}
-	require.NoError(t, f.client.Get(ctx, client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-a"}, lease))
+	require.NoError(t, f.client.Get(ctx, client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-node-a"}, lease))
 	assert.Equal(t, coordinationv1.LeaseSpec{
 		HolderIdentity:       new("node-a"),
 		LeaseDurationSeconds: new(int32(40)),
@@ -354,12 +354,12 @@ func TestAgentRenewLease(t *testing.T) {
 
 	f.clock.advance(10 * time.Second)
 	require.NoError(t, a.RenewLease(ctx))
-	require.NoError(t, f.client.Get(ctx, client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-a"}, lease))
+	require.NoError(t, f.client.Get(ctx, client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-node-a"}, lease))
 	assert.True(t, f.clock.t.Equal(lease.Spec.RenewTime.Time), "renewTime moves")
 
 	a.Options.LeaseDuration = 1500 * time.Millisecond
 	require.NoError(t, a.RenewLease(ctx))
-	require.NoError(t, f.client.Get(ctx, client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-a"}, lease))
+	require.NoError(t, f.client.Get(ctx, client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-node-a"}, lease))
 	assert.Equal(t, int32(2), *lease.Spec.LeaseDurationSeconds, "rounded up to whole seconds")
 }
 
@@ -436,11 +436,11 @@ func TestAgentRun(t *testing.T) {
 	require.Eventually(t, a.Healthy, 5*time.Second, 10*time.Millisecond)
 	lease := &coordinationv1.Lease{}
 	require.Eventually(t, func() bool {
-		return f.client.Get(context.Background(), client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-a"}, lease) == nil
+		return f.client.Get(context.Background(), client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-node-a"}, lease) == nil
 	}, 5*time.Second, 10*time.Millisecond, "the Lease is renewed once the inventory is written")
 	first := lease.Spec.RenewTime.Time
 	require.Eventually(t, func() bool {
-		_ = f.client.Get(context.Background(), client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-a"}, lease)
+		_ = f.client.Get(context.Background(), client.ObjectKey{Namespace: "seccomp-guard", Name: "seccomp-guard-node-node-a"}, lease)
 		return lease.Spec.RenewTime.After(first)
 	}, 5*time.Second, 10*time.Millisecond, "and renewed again on its own timer")
 

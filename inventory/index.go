@@ -203,9 +203,20 @@ func leaseHeartbeat(l *coordinationv1.Lease, namespace string) (policy.Heartbeat
 	return hb, err == nil
 }
 
-// setLease records a heartbeat when the Lease's renewTime changed: liveness
-// is judged by when this process observed the renewal, not by the agent's
-// clock, as the node-lifecycle controller does.
+// MaxClockSkew bounds how far the webhook trusts an agent's clock, the one
+// that wrote a Lease's renewTime, on first sight of the Lease (at webhook
+// start, or when a Lease appears): the heartbeat is renewTime plus
+// MaxClockSkew, and never later than now. So a Lease whose agent died long
+// ago is stale at once, and an agent whose clock runs up to MaxClockSkew
+// behind still looks just renewed. An agent whose clock runs further behind
+// looks stale until the webhook observes its next renewal (a quarter of its
+// --lease-duration later); a renewTime in the future counts as now.
+const MaxClockSkew = 10 * time.Second
+
+// setLease records a heartbeat. On first sight of a node's Lease it is the
+// Lease's renewTime, bounded by MaxClockSkew (firstSight); after that, it is
+// when this process observed a change of renewTime, not the agent's clock,
+// as the node-lifecycle controller does.
 func (ix *Index) setLease(o any, namespace string) {
 	l, ok := unwrap(o).(*coordinationv1.Lease)
 	if !ok {
@@ -218,11 +229,25 @@ func (ix *Index) setLease(o any, namespace string) {
 	node, renew := hb.Node, hb.Renewed.UTC().Format(time.RFC3339Nano)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if prev, seen := ix.renewals[node]; seen && prev == renew {
+	prev, seen := ix.renewals[node]
+	if seen && prev == renew {
 		return
 	}
 	ix.renewals[node] = renew
+	if !seen {
+		ix.heartbeats[node] = firstSight(hb.Renewed, ix.now())
+		return
+	}
 	ix.heartbeats[node] = ix.now()
+}
+
+// firstSight is the heartbeat of a Lease renewed at renewed (the agent's
+// clock) and first seen at now: renewed plus MaxClockSkew, at most now.
+func firstSight(renewed, now time.Time) time.Time {
+	if t := renewed.Add(MaxClockSkew); t.Before(now) {
+		return t
+	}
+	return now
 }
 
 func (ix *Index) deleteLease(o any, namespace string) {

@@ -45,8 +45,14 @@ func testInventory(node string, profiles ...v1alpha1.ProfileStatus) *v1alpha1.No
 	return &v1alpha1.NodeSeccompInventory{ObjectMeta: metav1.ObjectMeta{Name: node}, Status: statusOf(profiles, RuntimeContainerd)}
 }
 
+// testLease returns a Lease held, as an agent's is, by the node its name
+// names.
 func testLease(namespace, name string, renew time.Time) *coordinationv1.Lease {
-	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	holder := name
+	if p := policy.LeasePrefix; len(name) > len(p) && name[:len(p)] == p {
+		holder = name[len(p):]
+	}
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
 	if !renew.IsZero() {
 		l.Spec.RenewTime = &metav1.MicroTime{Time: renew}
 	}
@@ -175,7 +181,8 @@ func TestIndexHeartbeats(t *testing.T) {
 	clk := newClock()
 	ix := NewEmptyIndex(clk.now)
 	ix.setInventory(testInventory("node-a", webProfile))
-	agentClock := clk.t.Add(-3 * time.Hour) // the agent's clock is skewed: it does not matter
+	// The agent's clock runs 3h behind: it matters on first sight only.
+	agentClock := clk.t.Add(-3 * time.Hour)
 
 	steps := []struct {
 		name    string
@@ -189,19 +196,19 @@ func TestIndexHeartbeats(t *testing.T) {
 			want:  time.Time{},
 		},
 		{
-			name:    "Lease added: seen now, whatever its renewTime says",
+			name:    "Lease added: judged by its renewTime, plus the clock-skew allowance",
 			advance: time.Minute,
 			lease:   func() { ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock), leaseNS) },
-			want:    newClock().t.Add(time.Minute),
+			want:    agentClock.Add(MaxClockSkew),
 		},
 		{
 			name:    "Lease updated without a new renewTime (a resync, a label): no heartbeat",
 			advance: 10 * time.Second,
 			lease:   func() { ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock), leaseNS) },
-			want:    newClock().t.Add(time.Minute),
+			want:    agentClock.Add(MaxClockSkew),
 		},
 		{
-			name:    "renewed: seen now",
+			name:    "renewed: seen now, whatever the agent's clock says",
 			advance: 10 * time.Second,
 			lease: func() {
 				ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
@@ -229,12 +236,20 @@ func TestIndexHeartbeats(t *testing.T) {
 			want: time.Time{},
 		},
 		{
-			name:    "recreated with the old renewTime: a new Lease is a heartbeat",
+			name:    "recreated with an old renewTime: judged by it, a first sight again",
 			advance: 10 * time.Second,
 			lease: func() {
 				ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(10*time.Second)), leaseNS)
 			},
-			want: newClock().t.Add(2 * time.Minute),
+			want: agentClock.Add(10*time.Second + MaxClockSkew),
+		},
+		{
+			name:    "the recreated Lease renewed: seen now",
+			advance: 10 * time.Second,
+			lease: func() {
+				ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), agentClock.Add(20*time.Second)), leaseNS)
+			},
+			want: newClock().t.Add(2*time.Minute + 10*time.Second),
 		},
 	}
 	for _, s := range steps {
@@ -248,9 +263,69 @@ func TestIndexHeartbeats(t *testing.T) {
 	}
 	got, ok := observedHeartbeat(ix, "node-a")
 	assert.True(t, ok)
-	assert.Equal(t, newClock().t.Add(2*time.Minute), got)
+	assert.Equal(t, newClock().t.Add(2*time.Minute+10*time.Second), got)
 	_, ok = observedHeartbeat(ix, "node-b")
 	assert.False(t, ok)
+}
+
+// TestIndexLeaseFirstSight proves how a Lease is judged when the webhook
+// first sees it (at start, or when it appears): by its renewTime, with at
+// most MaxClockSkew of allowance, never as renewed now.
+func TestIndexLeaseFirstSight(t *testing.T) {
+	tests := []struct {
+		name    string
+		renewed time.Duration // renewTime, relative to the webhook's clock
+		want    time.Duration // the heartbeat, relative to the webhook's clock
+	}{
+		{name: "renewed 1h ago: 1h ago, less the allowance", renewed: -time.Hour, want: -time.Hour + MaxClockSkew},
+		{name: "renewed 30s ago: 30s ago, less the allowance", renewed: -30 * time.Second, want: -30*time.Second + MaxClockSkew},
+		{name: "renewed within the allowance: now", renewed: -5 * time.Second, want: 0},
+		{name: "renewed exactly the allowance ago: now", renewed: -MaxClockSkew, want: 0},
+		{name: "renewTime in the future: now, at most", renewed: time.Hour, want: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			ix := NewEmptyIndex(clk.now)
+			ix.setInventory(testInventory("node-a", webProfile))
+			ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), clk.t.Add(tc.renewed)), leaseNS)
+			l := ix.Profile("node-a", webProfile.Path)
+			assert.False(t, l.NoHeartbeat)
+			assert.Equal(t, clk.t.Add(tc.want), l.Heartbeat)
+		})
+	}
+}
+
+// TestIndexStaleAtStart proves a webhook that starts after an agent died
+// does not trust the agent's last Lease: a Lease renewed 1h ago is stale as
+// soon as the index sees it.
+func TestIndexStaleAtStart(t *testing.T) {
+	clk := newClock()
+	ix := NewEmptyIndex(clk.now)
+	ix.setNode(testNode("node-a", nil))
+	ix.setInventory(testInventory("node-a", webProfile))
+	ix.setLease(testLease(leaseNS, policy.LeaseName("node-a"), clk.t.Add(-time.Hour)), leaseNS)
+
+	p, errs := policy.Compile(&v1alpha1.ClusterSeccompPolicy{Spec: v1alpha1.ClusterSeccompPolicySpec{
+		Localhost: v1alpha1.LocalhostPolicy{UnknownNodes: v1alpha1.UnknownNodesDeny},
+	}})
+	require.Empty(t, errs)
+	lp := webProfile.Path
+	d := policy.Evaluate(p, ix, policy.Request{
+		Operation: admissionv1.Create,
+		Namespace: policy.Namespace{Name: "shop", Labels: map[string]string{policy.ModeLabel: "enforce"}},
+		Object: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+			Spec: corev1.PodSpec{
+				NodeName:        "node-a",
+				SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}},
+				Containers:      []corev1.Container{{Name: "app", Image: "nginx"}},
+			},
+		},
+		Now:   clk.now(),
+		Final: true,
+	})
+	assert.Equal(t, []string{`spec.securityContext.seccompProfile.localhostProfile: "profiles/web.json" cannot be checked on the only node this pod can run on: node-a (agent last seen 59m50s ago) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`}, d.Messages())
 }
 
 // TestIndexStaleness runs the policy engine over the index: a node whose

@@ -4,11 +4,14 @@ package policy
 //
 // Reads: a coordination.k8s.io/v1 Lease's namespace, name,
 // spec.holderIdentity, spec.renewTime and spec.acquireTime.
-// Allows: a Lease named LeasePrefix+<node> speaks for <node>; a Lease with
-// another name speaks for the node in its holderIdentity, except the
-// kubelet's own Leases in kube-node-lease. Its last renewal is renewTime,
-// else acquireTime; a Lease with neither is not a heartbeat. The webhook's
-// index and the CLI (check --inventory, inventory) both read Leases here.
+// Allows: a Lease named LeasePrefix+<node> (seccomp-guard-node-<node>)
+// speaks for <node> only when its spec.holderIdentity is <node>, the agent
+// on that node. No other Lease is a heartbeat: not one of another name (the
+// webhook's leader-election Lease, seccomp-guard-webhook-leader, does not
+// take the form), not one whose holder is another node, not the kubelet's
+// own Leases in kube-node-lease. Its last renewal is renewTime, else
+// acquireTime; a Lease with neither is not a heartbeat. The webhook's index
+// and the CLI (check --inventory, inventory) both read Leases here.
 
 import (
 	"fmt"
@@ -18,8 +21,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 )
 
-// LeasePrefix prefixes each agent's heartbeat Lease: seccomp-guard-<node>.
-const LeasePrefix = "seccomp-guard-"
+// LeasePrefix prefixes each agent's heartbeat Lease:
+// seccomp-guard-node-<node>. No other seccomp-guard Lease takes this form.
+const LeasePrefix = "seccomp-guard-node-"
 
 // LeaseName is the heartbeat Lease of a node's agent.
 func LeaseName(node string) string { return LeasePrefix + node }
@@ -54,14 +58,19 @@ func ReadLease(l *coordinationv1.Lease) (Heartbeat, error) {
 // LeaseNode returns the node an agent Lease speaks for, whatever its times
 // (a deleted Lease still names its node), or why it is not an agent's.
 func LeaseNode(l *coordinationv1.Lease) (string, error) {
-	if node, ok := strings.CutPrefix(l.Name, LeasePrefix); ok && node != "" {
-		return node, nil
-	}
-	switch {
-	case l.Namespace == kubeletLeaseNamespace:
+	if l.Namespace == kubeletLeaseNamespace {
 		return "", fmt.Errorf("it is a kubelet Lease (namespace %s), not the seccomp-guard agent's", kubeletLeaseNamespace)
-	case l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "":
-		return "", fmt.Errorf("its name does not start with %q and it has no spec.holderIdentity naming the node", LeasePrefix)
 	}
-	return *l.Spec.HolderIdentity, nil
+	node, ok := strings.CutPrefix(l.Name, LeasePrefix)
+	if !ok || node == "" {
+		return "", fmt.Errorf("its name does not have the form %s<node> of an agent's heartbeat", LeasePrefix)
+	}
+	holder := ""
+	if l.Spec.HolderIdentity != nil {
+		holder = *l.Spec.HolderIdentity
+	}
+	if holder != node {
+		return "", fmt.Errorf("its spec.holderIdentity is %q, not %q: only the agent on node %s holds its heartbeat Lease; delete the Lease and let that agent recreate it", holder, node, node)
+	}
+	return node, nil
 }

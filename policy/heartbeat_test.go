@@ -21,27 +21,45 @@ func TestReadLease(t *testing.T) {
 		wantWhy  string
 	}{
 		{
-			name:     "named after the node",
-			lease:    coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"}, Spec: coordinationv1.LeaseSpec{RenewTime: micro(leaseT0)}},
+			name: "named after the node and held by it",
+			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-node-a", Namespace: "seccomp-guard"},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-a"), RenewTime: micro(leaseT0)}},
 			wantNode: "node-a", wantAt: leaseT0,
-		},
-		{
-			name: "the name wins over the holder",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-b"), RenewTime: micro(leaseT0)}},
-			wantNode: "node-a", wantAt: leaseT0,
-		},
-		{
-			name: "holder names the node",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "seccomp-guard"},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-b"), RenewTime: micro(leaseT0)}},
-			wantNode: "node-b", wantAt: leaseT0,
 		},
 		{
 			name: "acquireTime when never renewed",
-			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"},
-				Spec: coordinationv1.LeaseSpec{AcquireTime: micro(leaseT0.Add(-time.Hour))}},
+			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-node-a"},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-a"), AcquireTime: micro(leaseT0.Add(-time.Hour))}},
 			wantNode: "node-a", wantAt: leaseT0.Add(-time.Hour),
+		},
+		{
+			name: "held by another node: refused",
+			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-node-a"},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-b"), RenewTime: micro(leaseT0)}},
+			wantWhy: `its spec.holderIdentity is "node-b", not "node-a": only the agent on node node-a holds its heartbeat Lease; delete the Lease and let that agent recreate it`,
+		},
+		{
+			name:    "no holder: refused",
+			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-node-a"}, Spec: coordinationv1.LeaseSpec{RenewTime: micro(leaseT0)}},
+			wantWhy: `its spec.holderIdentity is "", not "node-a": only the agent on node node-a holds its heartbeat Lease; delete the Lease and let that agent recreate it`,
+		},
+		{
+			name: "another name held by a node: refused (no holderIdentity fallback)",
+			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "seccomp-guard"},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-b"), RenewTime: micro(leaseT0)}},
+			wantWhy: "its name does not have the form seccomp-guard-node-<node> of an agent's heartbeat",
+		},
+		{
+			name: "the webhook's leader-election Lease: refused",
+			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-webhook-leader", Namespace: "seccomp-guard"},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("seccomp-guard-webhook-7d9f_1b2c"), RenewTime: micro(leaseT0)}},
+			wantWhy: "its name does not have the form seccomp-guard-node-<node> of an agent's heartbeat",
+		},
+		{
+			name: "the former leader-election Lease name: refused, not node \"webhook\"",
+			lease: coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-webhook", Namespace: "seccomp-guard"},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("webhook"), RenewTime: micro(leaseT0)}},
+			wantWhy: "its name does not have the form seccomp-guard-node-<node> of an agent's heartbeat",
 		},
 		{
 			name: "kubelet Lease",
@@ -51,12 +69,12 @@ func TestReadLease(t *testing.T) {
 		},
 		{
 			name:    "no node",
-			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "leader", Namespace: "seccomp-guard"}},
-			wantWhy: `its name does not start with "seccomp-guard-" and it has no spec.holderIdentity naming the node`,
+			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-", Namespace: "seccomp-guard"}},
+			wantWhy: "its name does not have the form seccomp-guard-node-<node> of an agent's heartbeat",
 		},
 		{
 			name:    "no time",
-			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-a"}},
+			lease:   coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "seccomp-guard-node-node-a"}, Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-a")}},
 			wantWhy: "it has neither spec.renewTime nor spec.acquireTime",
 		},
 	}

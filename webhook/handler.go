@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/seccomp-guard/seccomp-guard/policy"
@@ -43,7 +45,8 @@ type Evaluator struct {
 	Now func() time.Time
 }
 
-// MutatingHandler answers the mutating webhook: it patches and never denies.
+// MutatingHandler answers the mutating webhook: it patches and never denies,
+// not even when it fails (Handle).
 type MutatingHandler struct{ Evaluator }
 
 // ValidatingHandler answers the validating webhook, which sees the final
@@ -55,9 +58,44 @@ var (
 	_ admission.Handler = (*ValidatingHandler)(nil)
 )
 
-// Handle implements admission.Handler.
-func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return h.serve(ctx, req, "mutate", false, mutateResponse)
+// Handle implements admission.Handler. The mutating webhook fails open: its
+// failurePolicy is Ignore, and the API server applies a failurePolicy only
+// when the call fails, never to an explicit denial. So an internal error or
+// a panic here admits the object unpatched, with a warning, and leaves the
+// decision to the validating webhook, which fails closed.
+func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	start := time.Now()
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		err := fmt.Errorf("panic: %v", r)
+		log.FromContext(ctx).Error(err, "the mutating webhook panicked; admitting the object unpatched", "stack", string(debug.Stack()))
+		if h.Metrics != nil {
+			h.Metrics.Record("mutate", req.Kind.Kind, string(req.Operation), nil, time.Since(start))
+		}
+		resp = failOpen(req, err.Error())
+	}()
+	resp = h.serve(ctx, req, "mutate", false, mutateResponse)
+	if !resp.Allowed {
+		msg := ""
+		if resp.Result != nil {
+			msg = resp.Result.Message
+		}
+		resp = failOpen(req, msg)
+	}
+	return resp
+}
+
+// failOpen admits an object the mutating webhook could not default, with a
+// warning that says why.
+func failOpen(req admission.Request, cause string) admission.Response {
+	resp := admission.Allowed("")
+	resp.Warnings = []string{fmt.Sprintf(
+		"seccomp-guard's mutating webhook could not default this %s and admitted it unpatched (the validating webhook still decides): %s; see the seccomp-guard webhook's logs",
+		strings.ToLower(req.Kind.Kind), cause)}
+	return resp
 }
 
 // Handle implements admission.Handler.

@@ -176,6 +176,28 @@ func TestHandler(t *testing.T) {
 			wantMessage: `seccomp-guard does not handle v1/ConfigMap (resource configmaps); the webhook configuration sends it more than it needs: limit its rules to pods and the workload kinds`,
 		},
 		{
+			name:        "mutate: an unreadable namespace admits unpatched with a warning (fail open)",
+			mutating:    true,
+			req:         func(t *testing.T) admission.Request { return podRequest(t, "ghost", nil) },
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantWarnings: []string{`seccomp-guard's mutating webhook could not default this pod and admitted it unpatched (the validating webhook still decides): ` +
+				`seccomp-guard could not read namespace "ghost": not found; see the seccomp-guard webhook's logs`},
+		},
+		{
+			name:     "mutate: an object that does not decode admits unpatched with a warning",
+			mutating: true,
+			req: func(t *testing.T) admission.Request {
+				r := podRequest(t, "shop", nil)
+				r.Object.Raw = []byte(`{"spec":{"containers":"not-a-list"}}`)
+				return r
+			},
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantWarnings: []string{`seccomp-guard's mutating webhook could not default this pod and admitted it unpatched (the validating webhook still decides): ` +
+				`the request's object does not decode as *v1.Pod: json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container; see the seccomp-guard webhook's logs`},
+		},
+		{
 			name:        "an unreadable namespace is a 500 that names it",
 			req:         func(t *testing.T) admission.Request { return podRequest(t, "ghost", nil) },
 			wantCode:    http.StatusInternalServerError,
@@ -197,6 +219,59 @@ func TestHandler(t *testing.T) {
 			assert.Equal(t, tc.wantPatch, string(resp.Patch), "patch")
 			assert.Equal(t, tc.wantWarnings, resp.Warnings, "warnings")
 			assert.Equal(t, tc.wantAudit, resp.AuditAnnotations, "audit annotations")
+		})
+	}
+}
+
+type panickingNamespaces struct{}
+
+func (panickingNamespaces) Namespace(context.Context, string) (policy.Namespace, error) {
+	panic("boom")
+}
+
+// TestHandlerPanic proves the mutating webhook fails open on a panic, as its
+// failurePolicy Ignore says, and the validating one fails closed.
+func TestHandlerPanic(t *testing.T) {
+	tests := []struct {
+		name         string
+		webhook      func(Evaluator) admission.Handler
+		wantAllowed  bool
+		wantCode     int32
+		wantWarnings []string
+		wantSeries   []string
+	}{
+		{
+			name:        "mutate: admits unpatched with a warning",
+			webhook:     func(e Evaluator) admission.Handler { return &MutatingHandler{e} },
+			wantAllowed: true,
+			wantCode:    http.StatusOK,
+			wantWarnings: []string{`seccomp-guard's mutating webhook could not default this pod and admitted it unpatched (the validating webhook still decides): ` +
+				`panic: boom; see the seccomp-guard webhook's logs`},
+			wantSeries: []string{"mutate", "Pod", "CREATE", "", "error", ""},
+		},
+		{
+			name:        "validate: denies (controller-runtime's recovery answers 500)",
+			webhook:     func(e Evaluator) admission.Handler { return &ValidatingHandler{e} },
+			wantAllowed: false,
+			wantCode:    http.StatusInternalServerError,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m := NewMetrics(reg)
+			e := Evaluator{Namespaces: panickingNamespaces{}, Policy: fixedPolicy{policy.DefaultPolicy()}, Metrics: m}
+			// As served: inside controller-runtime's webhook with RecoverPanic.
+			wh := &admission.Webhook{Handler: tc.webhook(e), RecoverPanic: new(true)}
+			resp := wh.Handle(context.Background(), podRequest(t, "shop", nil))
+			assert.Equal(t, tc.wantAllowed, resp.Allowed, "allowed")
+			require.NotNil(t, resp.Result)
+			assert.Equal(t, tc.wantCode, resp.Result.Code, "code")
+			assert.Equal(t, tc.wantWarnings, resp.Warnings, "warnings")
+			assert.Empty(t, resp.Patch, "patch")
+			if tc.wantSeries != nil {
+				assert.InDelta(t, 1, testutil.ToFloat64(m.requests.WithLabelValues(tc.wantSeries...)), 0, "count of %v", tc.wantSeries)
+			}
 		})
 	}
 }

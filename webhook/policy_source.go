@@ -55,6 +55,33 @@ type PolicyReconciler struct {
 	// Elected is closed once this replica leads (or at start when leader
 	// election is off); only then is status written.
 	Elected <-chan struct{}
+	// Fallback is served while there is no ClusterSeccompPolicy "default"
+	// (FallbackPolicy); nil means the built-in defaults.
+	Fallback *policy.Policy
+}
+
+// FallbackPolicy is the policy served without a ClusterSeccompPolicy
+// "default": the built-in defaults with the installed mode's defaultMode
+// (--fallback-default-mode), so that deleting the policy object does not
+// stop enforcement in a cluster-wide install. An empty mode is the built-in
+// default, v1alpha1.DefaultMode.
+func FallbackPolicy(mode v1alpha1.Mode) (*policy.Policy, error) {
+	if mode == "" {
+		return policy.DefaultPolicy(), nil
+	}
+	if !mode.IsValid() {
+		return nil, fmt.Errorf("--fallback-default-mode %q is not a mode: use one of %v", mode, v1alpha1.Modes())
+	}
+	p, _ := policy.Compile(&v1alpha1.ClusterSeccompPolicy{Spec: v1alpha1.ClusterSeccompPolicySpec{DefaultMode: mode}})
+	return p, nil
+}
+
+// fallback is what to serve without a ClusterSeccompPolicy "default".
+func (r *PolicyReconciler) fallback() *policy.Policy {
+	if r.Fallback != nil {
+		return r.Fallback
+	}
+	return policy.DefaultPolicy()
 }
 
 // SetupWithManager registers the reconciler. It runs on every replica: each
@@ -100,8 +127,10 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	obj := &v1alpha1.ClusterSeccompPolicy{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DefaultPolicyName}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Store.Set(policy.DefaultPolicy())
-			logger.Info("no ClusterSeccompPolicy \"default\": serving the built-in defaults")
+			fb := r.fallback()
+			r.Store.Set(fb)
+			logger.Info("no ClusterSeccompPolicy \"default\": serving the built-in defaults with the installed mode's defaultMode (--fallback-default-mode); recreate the policy (helm upgrade) to configure it",
+				"defaultMode", fb.DefaultMode)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

@@ -49,7 +49,9 @@ func TestPolicyReconciler(t *testing.T) {
 		name    string
 		obj     *v1alpha1.ClusterSeccompPolicy // nil: there is none
 		elected bool
-		funcs   interceptor.Funcs
+		// fallback is PolicyReconciler.Fallback (the --fallback-default-mode).
+		fallback v1alpha1.Mode
+		funcs    interceptor.Funcs
 		// wantServed is what the store serves afterwards.
 		wantServed       func() *policy.Policy
 		wantStatus       v1alpha1.ClusterSeccompPolicyStatus
@@ -95,6 +97,25 @@ func TestPolicyReconciler(t *testing.T) {
 			name:       "a deleted policy falls back to the built-in defaults",
 			elected:    true,
 			wantServed: policy.DefaultPolicy,
+		},
+		{
+			name:     "a deleted policy in a cluster-wide install falls back to enforce",
+			elected:  true,
+			fallback: v1alpha1.ModeEnforce,
+			wantServed: func() *policy.Policy {
+				p := policy.DefaultPolicy()
+				p.DefaultMode = v1alpha1.ModeEnforce
+				return p
+			},
+		},
+		{
+			name:             "an existing policy wins over the fallback",
+			obj:              valid,
+			elected:          true,
+			fallback:         v1alpha1.ModeWarn,
+			wantServed:       compiled(valid),
+			wantStatus:       v1alpha1.ClusterSeccompPolicyStatus{ObservedGeneration: 3, Conditions: []metav1.Condition{ready}},
+			wantStatusWrites: 1,
 		},
 		{
 			name:    "a policy that cannot be read leaves the store as it was",
@@ -156,6 +177,11 @@ func TestPolicyReconciler(t *testing.T) {
 			store := NewPolicyStore()
 			store.Set(&policy.Policy{Name: "before"})
 			r := &PolicyReconciler{Client: c, Store: store, Elected: elected}
+			if tc.fallback != "" {
+				fb, err := FallbackPolicy(tc.fallback)
+				require.NoError(t, err)
+				r.Fallback = fb
+			}
 
 			_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Name: v1alpha1.DefaultPolicyName}})
 			reconciled = true
@@ -175,6 +201,33 @@ func TestPolicyReconciler(t *testing.T) {
 				got.Status.Conditions[i].LastTransitionTime = metav1.Time{}
 			}
 			assert.Equal(t, tc.wantStatus, got.Status, "status")
+		})
+	}
+}
+
+func TestFallbackPolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     v1alpha1.Mode
+		wantMode v1alpha1.Mode
+		wantErr  string
+	}{
+		{name: "empty: the built-in default", wantMode: v1alpha1.DefaultMode},
+		{name: "enforce (cluster-wide)", mode: v1alpha1.ModeEnforce, wantMode: v1alpha1.ModeEnforce},
+		{name: "disabled (opt-in)", mode: v1alpha1.ModeDisabled, wantMode: v1alpha1.ModeDisabled},
+		{name: "not a mode", mode: "Enforce", wantErr: `--fallback-default-mode "Enforce" is not a mode: use one of [disabled audit warn enforce]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := FallbackPolicy(tc.mode)
+			if tc.wantErr != "" {
+				require.EqualError(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			want := policy.DefaultPolicy()
+			want.DefaultMode = tc.wantMode
+			assert.Equal(t, want, p, "the built-in defaults but for defaultMode")
 		})
 	}
 }

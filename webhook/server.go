@@ -34,6 +34,11 @@ const (
 	ValidatePath = "/validate"
 )
 
+// LeaderElectionID names the webhook's leader-election Lease. It is outside
+// the form of an agent's heartbeat Lease (policy.LeasePrefix), so it never
+// reads as the heartbeat of a node; the chart's RBAC names it.
+const LeaderElectionID = "seccomp-guard-webhook-leader"
+
 // Options configure the webhook server. Zero values take the defaults named
 // on each field (DefaultOptions).
 type Options struct {
@@ -60,6 +65,10 @@ type Options struct {
 	// InventoryNamespace holds the agents' heartbeat Leases. Default
 	// v1alpha1.DefaultReleaseNamespace ("seccomp-guard").
 	InventoryNamespace string
+	// FallbackDefaultMode is the defaultMode served while there is no
+	// ClusterSeccompPolicy "default" (FallbackPolicy): the chart sets the
+	// installed mode's. Default "": the built-in default, disabled.
+	FallbackDefaultMode v1alpha1.Mode
 	// GracefulShutdownTimeout bounds how long in-flight requests may drain on SIGTERM. Default 30s.
 	GracefulShutdownTimeout time.Duration
 }
@@ -140,7 +149,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	store, err := setUpPolicy(mgr)
+	store, err := setUpPolicy(mgr, opts.FallbackDefaultMode)
 	if err != nil {
 		return err
 	}
@@ -184,7 +193,7 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
 		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              "seccomp-guard-webhook",
+		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &opts.GracefulShutdownTimeout,
@@ -217,10 +226,17 @@ func registerInformers(ctx context.Context, mgr manager.Manager) error {
 }
 
 // setUpPolicy returns the store the webhooks read the policy from, kept
-// current by the policy reconciler it adds to the manager.
-func setUpPolicy(mgr manager.Manager) (*PolicyStore, error) {
+// current by the policy reconciler it adds to the manager. Until the
+// reconciler runs, and while there is no ClusterSeccompPolicy "default", the
+// store serves the fallback for fallbackMode.
+func setUpPolicy(mgr manager.Manager, fallbackMode v1alpha1.Mode) (*PolicyStore, error) {
+	fallback, err := FallbackPolicy(fallbackMode)
+	if err != nil {
+		return nil, err
+	}
 	store := NewPolicyStore()
-	reconciler := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Elected: mgr.Elected()}
+	store.Set(fallback)
+	reconciler := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Elected: mgr.Elected(), Fallback: fallback}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the policy reconciler: %w", err)
 	}

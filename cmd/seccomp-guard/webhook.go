@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
@@ -17,7 +18,9 @@ func newWebhookCommand() *cobra.Command {
 		opts       = webhook.DefaultOptions()
 		certFlags  certFlags
 		kubeconfig string
-		zapOpts    = zap.Options{}
+		// fallbackMode is opts.FallbackDefaultMode, parsed in RunE.
+		fallbackMode string
+		zapOpts      = zap.Options{}
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -28,6 +31,10 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := webhook.TLSVersion(opts.TLSMinVersion); err != nil {
+				return usageError{err: err}
+			}
+			opts.FallbackDefaultMode = v1alpha1.Mode(fallbackMode)
+			if _, err := webhook.FallbackPolicy(opts.FallbackDefaultMode); err != nil {
 				return usageError{err: err}
 			}
 			certOpts, err := certFlags.options(cmd.Flags(), opts.InventoryNamespace)
@@ -54,6 +61,8 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 	f.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection, "Elect one replica to write the ClusterSeccompPolicy status.")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "Namespace of the leader-election Lease; the pod's namespace when empty.")
 	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", opts.InventoryNamespace, "Namespace of the agents' heartbeat Leases (the release namespace).")
+	f.StringVar(&fallbackMode, "fallback-default-mode", string(opts.FallbackDefaultMode),
+		`defaultMode served while there is no ClusterSeccompPolicy "default" (disabled, audit, warn or enforce); the built-in default, disabled, when empty. The chart sets the installed mode's: enforce for cluster-wide.`)
 	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout, "How long in-flight requests may drain after SIGTERM.")
 	certFlags.bind(f)
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)

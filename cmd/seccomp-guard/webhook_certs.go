@@ -24,13 +24,15 @@ type certFlags struct {
 }
 
 // selfManagedFlags are only meaningful with --cert-mode=self-managed.
-var selfManagedFlags = []string{"cert-secret", "cert-dns-names", "webhook-config-name", "cert-validity", "cert-renew-before"}
+var selfManagedFlags = []string{"cert-secret", "cert-dns-names", "webhook-config-name", "webhook-configs", "cert-validity", "cert-renew-before"}
 
 func (c *certFlags) bind(f *pflag.FlagSet) {
 	f.StringVar(&c.mode, "cert-mode", certModeFiles, `Where the serving certificate comes from: "files" (tls.crt and tls.key in --cert-dir) or "self-managed" (seccomp-guard issues, rotates and publishes its own CA and certificate).`)
 	f.StringVar(&c.secret, "cert-secret", "", "Self-managed: [namespace/]name of the Secret holding ca.crt, ca.key, tls.crt and tls.key; the namespace defaults to --inventory-namespace.")
 	f.StringSliceVar(&c.opts.DNSNames, "cert-dns-names", nil, "Self-managed: names the serving certificate is valid for, e.g. svc.ns.svc,svc.ns.svc.cluster.local; IP addresses become IP SANs.")
 	f.StringVar(&c.opts.WebhookConfigName, "webhook-config-name", "", "Self-managed: name of the Mutating and Validating webhook configurations whose caBundle is kept equal to the CA.")
+	f.StringSliceVar(&c.opts.WebhookConfigs, "webhook-configs", []string{certs.ConfigMutating, certs.ConfigValidating},
+		"Self-managed: which webhook configurations of --webhook-config-name the install has and get the caBundle: mutating, validating (a hybrid install has only validating).")
 	f.DurationVar(&c.opts.Validity, "cert-validity", certs.DefaultValidity, "Self-managed: lifetime of the serving certificate (the CA lives 10 years).")
 	f.DurationVar(&c.opts.RenewBefore, "cert-renew-before", certs.DefaultRenewBefore, "Self-managed: renew the serving certificate this long before it expires.")
 }

@@ -17,7 +17,9 @@ func TestCertFlags(t *testing.T) {
 		args       []string
 		wantNil    bool
 		wantSecret types.NamespacedName
-		wantErr    string
+		// wantConfigs is certs.Options.WebhookConfigs; nil means both.
+		wantConfigs []string
+		wantErr     string
 	}{
 		{name: "files by default", wantNil: true},
 		{name: "files with --cert-dir", args: []string{"--cert-dir=/tls"}, wantNil: true},
@@ -29,6 +31,15 @@ func TestCertFlags(t *testing.T) {
 			name: "self-managed, namespace/name", args: append(selfManaged, "--cert-secret=ns/sg-tls"),
 			wantSecret: types.NamespacedName{Namespace: "ns", Name: "sg-tls"},
 		},
+		{
+			name: "self-managed, hybrid: the validating configuration only", args: append(selfManaged, "--cert-secret=sg-tls", "--webhook-configs=validating"),
+			wantSecret: types.NamespacedName{Namespace: "seccomp-guard", Name: "sg-tls"}, wantConfigs: []string{"validating"},
+		},
+		{
+			name: "--webhook-configs names an unknown configuration", args: append(selfManaged, "--cert-secret=sg-tls", "--webhook-configs=validating,webhook"),
+			wantErr: `--webhook-configs entry "webhook" is not a webhook configuration: use mutating, validating or both`,
+		},
+		{name: "--webhook-configs in files mode", args: []string{"--webhook-configs=validating"}, wantErr: "--webhook-configs needs --cert-mode=self-managed"},
 		{name: "unknown mode", args: []string{"--cert-mode=auto"}, wantErr: `--cert-mode "auto" is not supported: use files or self-managed`},
 		{name: "self-managed flag in files mode", args: []string{"--cert-validity=1h"}, wantErr: "--cert-validity needs --cert-mode=self-managed"},
 		{name: "--cert-dir in self-managed mode", args: append(selfManaged, "--cert-secret=sg-tls", "--cert-dir=/tls"), wantErr: "--cert-dir is not used with --cert-mode=self-managed"},
@@ -62,6 +73,11 @@ func TestCertFlags(t *testing.T) {
 			assert.Equal(t, tc.wantSecret, opts.Secret)
 			assert.Equal(t, []string{"sg-webhook.ns.svc", "127.0.0.1"}, opts.DNSNames)
 			assert.Equal(t, 90*24*time.Hour, opts.Validity)
+			wantConfigs := tc.wantConfigs
+			if wantConfigs == nil {
+				wantConfigs = []string{"mutating", "validating"}
+			}
+			assert.Equal(t, wantConfigs, opts.WebhookConfigs)
 		})
 	}
 }

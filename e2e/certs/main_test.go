@@ -32,6 +32,8 @@ var (
 	cp  *framework.ControlPlane
 	wh  *framework.Webhook
 	k8s client.Client
+	// bin is the seccomp-guard binary, for tests that start another webhook.
+	bin string
 )
 
 func TestMain(m *testing.M) {
@@ -42,8 +44,8 @@ func TestMain(m *testing.M) {
 // chart installs them, then starts the webhook in self-managed mode.
 func setUp(ctx context.Context, c *framework.ControlPlane) error {
 	cp, k8s = c, c.Client
-	bin, err := framework.BuildBinary(cp.Dir)
-	if err != nil {
+	var err error
+	if bin, err = framework.BuildBinary(cp.Dir); err != nil {
 		return err
 	}
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: releaseNamespace}}); err != nil {

@@ -2,6 +2,8 @@ package chart_test
 
 import (
 	"encoding/base64"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +14,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
@@ -132,6 +135,7 @@ func TestDefaults(t *testing.T) {
 			"--leader-elect",
 			"--leader-election-namespace=" + namespace,
 			"--inventory-namespace=" + namespace,
+			"--fallback-default-mode=disabled",
 			"--tls-min-version=1.2",
 			"--graceful-shutdown-timeout=20s",
 			"--zap-log-level=info",
@@ -180,9 +184,18 @@ func TestDefaults(t *testing.T) {
 			{APIGroups: []string{"seccomp-guard.io"}, Resources: []string{"clusterseccomppolicies/status"}, Verbs: []string{"patch", "update"}},
 		}, cr.Rules)
 		role := get[rbacv1.Role](t, objs, "Role", fullname+"-webhook")
+		// get and update by name: the leader Lease only, never an agent's heartbeat.
 		assert.Contains(t, role.Rules, rbacv1.PolicyRule{
-			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"},
+			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"list", "watch", "create"},
 		})
+		assert.Contains(t, role.Rules, rbacv1.PolicyRule{
+			APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{webhook.LeaderElectionID}, Verbs: []string{"get", "update"},
+		})
+		for _, r := range role.Rules {
+			if slices.Contains(r.Resources, "leases") && (slices.Contains(r.Verbs, "get") || slices.Contains(r.Verbs, "update")) {
+				assert.Equal(t, []string{webhook.LeaderElectionID}, r.ResourceNames, "Lease get and update are limited to the leader Lease")
+			}
+		}
 		crb := get[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", fullname+"-webhook")
 		assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: fullname + "-webhook", Namespace: namespace}}, crb.Subjects)
 	})
@@ -214,15 +227,15 @@ func TestNamespaceSelector(t *testing.T) {
 			Values: append([]string{"kube-system", "kube-node-lease", namespace}, extra...),
 		}
 	}
-	optIn := metav1.LabelSelectorRequirement{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{"enforce", "warn", "audit"}}
 	clusterWide := metav1.LabelSelectorRequirement{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"disabled"}}
+	optIn := []metav1.LabelSelectorRequirement{{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpExists}, clusterWide}
 	tests := []struct {
 		name   string
 		values map[string]any
 		want   []metav1.LabelSelectorRequirement
 	}{
-		{name: "default is opt-in", want: []metav1.LabelSelectorRequirement{optIn, system()}},
-		{name: "opt-in", values: values("mode", "opt-in"), want: []metav1.LabelSelectorRequirement{optIn, system()}},
+		{name: "default is opt-in", want: append(optIn, system())},
+		{name: "opt-in", values: values("mode", "opt-in"), want: append(optIn, system())},
 		{name: "cluster-wide", values: values("mode", "cluster-wide"), want: []metav1.LabelSelectorRequirement{clusterWide, system()}},
 		{
 			name:   "extra excluded namespaces, duplicates dropped",
@@ -237,6 +250,77 @@ func TestNamespaceSelector(t *testing.T) {
 			v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
 			assert.Equal(t, &metav1.LabelSelector{MatchExpressions: tc.want}, m.Webhooks[0].NamespaceSelector, "mutating")
 			assert.Equal(t, &metav1.LabelSelector{MatchExpressions: tc.want}, v.Webhooks[0].NamespaceSelector, "validating")
+		})
+	}
+}
+
+// TestNamespaceSelectorMatches proves which namespaces each mode sends to
+// the webhooks and to the native policies' bindings: in opt-in, a namespace
+// whose mode label is misspelt (Enforce, enforced) is selected, so the
+// engine's rule for it (enforce, with a warning) applies.
+func TestNamespaceSelectorMatches(t *testing.T) {
+	labelled := func(v string) labels.Set { return labels.Set{policy.ModeLabel: v} }
+	namespaces := []struct {
+		name   string
+		labels labels.Set
+	}{
+		{"enforce", labelled("enforce")},
+		{"Enforce", labelled("Enforce")},
+		{"enforced", labelled("enforced")},
+		{"empty value", labelled("")},
+		{"warn", labelled("warn")},
+		{"disabled", labelled("disabled")},
+		{"unlabelled", labels.Set{}},
+	}
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   []string // the namespaces selected
+	}{
+		{
+			name:   "opt-in: every value of the label but disabled",
+			values: values("hybrid.enabled", true),
+			want:   []string{"enforce", "Enforce", "enforced", "empty value", "warn"},
+		},
+		{
+			name:   "cluster-wide: every namespace but disabled",
+			values: values("mode", "cluster-wide", "hybrid.enabled", true),
+			want:   []string{"enforce", "Enforce", "enforced", "empty value", "warn", "unlabelled"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := render(t, tc.values)
+			selectors := map[string]*metav1.LabelSelector{}
+			v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
+			selectors["ValidatingWebhookConfiguration"] = v.Webhooks[0].NamespaceSelector
+			for _, o := range objs {
+				switch o.GetKind() {
+				case "MutatingAdmissionPolicyBinding":
+					b := get[admissionregistrationv1.MutatingAdmissionPolicyBinding](t, objs, o.GetKind(), o.GetName())
+					selectors[o.GetKind()+" "+o.GetName()] = b.Spec.MatchResources.NamespaceSelector
+				case "ValidatingAdmissionPolicyBinding":
+					if o.GetName() == release+"-agent-own-node" {
+						continue
+					}
+					b := get[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, objs, o.GetKind(), o.GetName())
+					selectors[o.GetKind()+" "+o.GetName()] = b.Spec.MatchResources.NamespaceSelector
+				}
+			}
+			require.Greater(t, len(selectors), 2, "the webhook configuration and the native bindings")
+			for what, ls := range selectors {
+				sel, err := metav1.LabelSelectorAsSelector(ls)
+				require.NoError(t, err, what)
+				var got []string
+				for _, ns := range namespaces {
+					l := maps.Clone(ns.labels)
+					l["kubernetes.io/metadata.name"] = "shop"
+					if sel.Matches(l) {
+						got = append(got, ns.name)
+					}
+				}
+				assert.Equal(t, tc.want, got, what)
+			}
 		})
 	}
 }
@@ -347,9 +431,10 @@ func TestSelfManagedCertificates(t *testing.T) {
 			"--cert-secret=" + namespace + "/" + fullname + "-webhook-tls",
 			"--cert-dns-names=" + svc + "," + svc + ".cluster.local",
 			"--webhook-config-name=" + fullname,
+			"--webhook-configs=mutating,validating",
 			"--cert-validity=720h",
 			"--cert-renew-before=240h",
-		}, args[:8])
+		}, args[:9])
 		assert.NotContains(t, args, "--cert-dir=/etc/seccomp-guard/tls")
 		assert.Contains(t, args, "--leader-elect", "one writer at a time")
 	})
@@ -366,6 +451,16 @@ func TestSelfManagedCertificates(t *testing.T) {
 			APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{fullname + "-webhook-tls"},
 			Verbs: []string{"get", "list", "watch", "update", "patch"},
 		})
+	})
+
+	t.Run("hybrid: the webhook patches the validating configuration only, the one rendered", func(t *testing.T) {
+		objs := render(t, values(append([]any{"hybrid.enabled", true}, selfManagedMode...)...))
+		assert.Nil(t, find(objs, "MutatingWebhookConfiguration", fullname))
+		require.NotNil(t, find(objs, "ValidatingWebhookConfiguration", fullname))
+		d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+		args := d.Spec.Template.Spec.Containers[0].Args
+		assert.Contains(t, args, "--webhook-configs=validating")
+		assert.NotContains(t, args, "--webhook-configs=mutating,validating")
 	})
 
 	t.Run("other modes grant nothing on Secrets or configurations", func(t *testing.T) {
@@ -546,20 +641,27 @@ func TestPolicy(t *testing.T) {
 		name     string
 		values   map[string]any
 		wantMode v1alpha1.Mode // "" when no policy is rendered
+		// wantFallback is the webhook's --fallback-default-mode: the
+		// policy's defaultMode, served while the policy is missing.
+		wantFallback v1alpha1.Mode
 	}{
-		{name: "opt-in leaves unlabelled namespaces alone", wantMode: v1alpha1.ModeDisabled},
-		{name: "cluster-wide enforces", values: values("mode", "cluster-wide"), wantMode: v1alpha1.ModeEnforce},
-		{name: "explicit defaultMode wins", values: values("mode", "cluster-wide", "policy.spec.defaultMode", "warn"), wantMode: v1alpha1.ModeWarn},
-		{name: "not created", values: values("policy.create", false)},
+		{name: "opt-in leaves unlabelled namespaces alone", wantMode: v1alpha1.ModeDisabled, wantFallback: v1alpha1.ModeDisabled},
+		{name: "cluster-wide enforces", values: values("mode", "cluster-wide"), wantMode: v1alpha1.ModeEnforce, wantFallback: v1alpha1.ModeEnforce},
+		{name: "explicit defaultMode wins", values: values("mode", "cluster-wide", "policy.spec.defaultMode", "warn"), wantMode: v1alpha1.ModeWarn, wantFallback: v1alpha1.ModeWarn},
+		{name: "not created", values: values("policy.create", false), wantFallback: v1alpha1.ModeDisabled},
+		{name: "not created, cluster-wide", values: values("mode", "cluster-wide", "policy.create", false), wantFallback: v1alpha1.ModeEnforce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := render(t, tc.values)
+			d := get[appsv1.Deployment](t, objs, "Deployment", fullname+"-webhook")
+			assert.Contains(t, d.Spec.Template.Spec.Containers[0].Args, "--fallback-default-mode="+string(tc.wantFallback))
 			if tc.wantMode == "" {
 				assert.Nil(t, find(objs, "ClusterSeccompPolicy", v1alpha1.DefaultPolicyName))
 				return
 			}
 			p := get[v1alpha1.ClusterSeccompPolicy](t, objs, "ClusterSeccompPolicy", v1alpha1.DefaultPolicyName)
+			assert.Equal(t, map[string]string{"helm.sh/resource-policy": "keep"}, p.Annotations, "helm uninstall keeps the policy")
 			assert.Equal(t, tc.wantMode, p.Spec.DefaultMode)
 			assert.Equal(t, v1alpha1.ProfileTypeRuntimeDefault, p.Spec.DefaultProfile.Type)
 			assert.Equal(t, v1alpha1.NodeCoverageAll, p.Spec.Localhost.NodeCoverage)

@@ -27,11 +27,14 @@ const (
 // webhook.Rules, from which the chart's rules are generated too.
 func WebhookRules() []admissionregistrationv1.RuleWithOperations { return webhook.Rules() }
 
-// namespaceSelector sends every namespace except those labelled disabled and
-// the system namespaces (kube-system, kube-node-lease and the release
-// namespace are always excluded).
+// namespaceSelector is the chart's opt-in selector: every namespace with the
+// mode label, whatever its value (a typo reaches the engine, which enforces
+// it), except those labelled disabled and the system namespaces
+// (kube-system, kube-node-lease and the release namespace are always
+// excluded).
 func namespaceSelector() *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpExists},
 		{Key: policy.ModeLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{string(v1alpha1.ModeDisabled)}},
 		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", "kube-node-lease", v1alpha1.DefaultReleaseNamespace}},
 	}}

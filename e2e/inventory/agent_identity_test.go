@@ -17,6 +17,7 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // agentAs impersonates the agent's ServiceAccount with a token bound to node
@@ -62,8 +63,9 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	inv := func(name string) *v1alpha1.NodeSeccompInventory {
 		return &v1alpha1.NodeSeccompInventory{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	}
-	lease := func(name string) *coordinationv1.Lease {
-		return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: name}}
+	lease := func(name, holder string) *coordinationv1.Lease {
+		return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: name},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
 	}
 	agentA := agentAs(t, "node-x")
 
@@ -80,7 +82,7 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 		wantErr string
 	}{
 		{name: "its own inventory", c: agentA, obj: inv("node-x")},
-		{name: "its own Lease", c: agentA, obj: lease("seccomp-guard-node-x")},
+		{name: "its own Lease", c: agentA, obj: lease(policy.LeaseName("node-x"), "node-x")},
 		{
 			name:    "another node's inventory",
 			c:       agentA,
@@ -90,8 +92,20 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 		{
 			name:    "another node's Lease",
 			c:       agentA,
-			obj:     lease("seccomp-guard-node-y"),
-			wantErr: `leases.coordination.k8s.io "seccomp-guard-node-y" is forbidden: ValidatingAdmissionPolicy 'sg-agent-own-node' with binding 'sg-agent-own-node' denied request: the seccomp-guard agent of node "node-x" may write only the Lease seccomp-guard/seccomp-guard-node-x, not seccomp-guard/seccomp-guard-node-y`,
+			obj:     lease(policy.LeaseName("node-y"), "node-x"),
+			wantErr: `leases.coordination.k8s.io "seccomp-guard-node-node-y" is forbidden: ValidatingAdmissionPolicy 'sg-agent-own-node' with binding 'sg-agent-own-node' denied request: the seccomp-guard agent of node "node-x" may write only the Lease seccomp-guard/seccomp-guard-node-node-x, not seccomp-guard/seccomp-guard-node-node-y`,
+		},
+		{
+			name:    "the former name form",
+			c:       agentA,
+			obj:     lease("seccomp-guard-node-x", "node-x"),
+			wantErr: `leases.coordination.k8s.io "seccomp-guard-node-x" is forbidden: ValidatingAdmissionPolicy 'sg-agent-own-node' with binding 'sg-agent-own-node' denied request: the seccomp-guard agent of node "node-x" may write only the Lease seccomp-guard/seccomp-guard-node-node-x, not seccomp-guard/seccomp-guard-node-x`,
+		},
+		{
+			name:    "its own Lease held by another node",
+			c:       agentA,
+			obj:     lease(policy.LeaseName("node-x"), "node-y"),
+			wantErr: `leases.coordination.k8s.io "seccomp-guard-node-node-x" is forbidden: ValidatingAdmissionPolicy 'sg-agent-own-node' with binding 'sg-agent-own-node' denied request: the seccomp-guard agent of node "node-x" must hold its Lease: set spec.holderIdentity to "node-x"`,
 		},
 		{
 			name:    "a token bound to no node",

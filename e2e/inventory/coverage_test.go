@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 const fld = "spec.securityContext.seccompProfile.localhostProfile: "
@@ -59,12 +60,12 @@ func TestInventoryObjects(t *testing.T) {
 	assert.ElementsMatch(t, []string{"seccomp-guard-agent/", "seccomp-guard-agent/status"}, managers, "written with server-side apply, object then status")
 
 	lease := &coordinationv1.Lease{}
-	require.NoError(t, k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: "seccomp-guard-node-a"}, lease))
+	require.NoError(t, k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: policy.LeaseName("node-a")}, lease))
 	assert.Equal(t, "node-a", *lease.Spec.HolderIdentity)
 	assert.Equal(t, int32(2), *lease.Spec.LeaseDurationSeconds)
 	first := lease.Spec.RenewTime.Time
 	waitFor(t, 5*time.Second, "the agent renews its Lease", func() bool {
-		return k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: "seccomp-guard-node-a"}, lease) == nil &&
+		return k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: policy.LeaseName("node-a")}, lease) == nil &&
 			lease.Spec.RenewTime.After(first)
 	})
 

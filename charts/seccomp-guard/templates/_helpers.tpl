@@ -91,15 +91,22 @@ clientConfig:
 {{/*
 Which namespaces the webhooks see. kube-system, kube-node-lease and the
 release namespace are always left out, so that the cluster and seccomp-guard
-itself can recover while the webhook is down.
+itself can recover while the webhook is down. Opt-in selects every namespace
+that has the mode label, whatever its value, except disabled: a value that is
+not a mode (a typo such as Enforce or enforced) reaches the engine, whose
+rule for it applies (policy/mode.go: enforced, with a warning) instead of
+silently escaping. The webhook configurations and the native policies'
+bindings share this selector.
 */}}
 {{- define "seccomp-guard.namespaceSelector" -}}
 namespaceSelector:
   matchExpressions:
   {{- if eq .Values.mode "opt-in" }}
   - key: seccomp-guard.io/mode
-    operator: In
-    values: [enforce, warn, audit]
+    operator: Exists
+  - key: seccomp-guard.io/mode
+    operator: NotIn
+    values: [disabled]
   {{- else }}
   - key: seccomp-guard.io/mode
     operator: NotIn
@@ -111,4 +118,14 @@ namespaceSelector:
     {{- range (concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludedNamespaces | uniq) }}
     - {{ . | quote }}
     {{- end }}
+{{- end -}}
+
+{{/*
+The defaultMode of the installed mode: policy.spec.defaultMode when set, else
+disabled for opt-in and enforce for cluster-wide. The policy object carries
+it, and the webhook serves it (--fallback-default-mode) while that object is
+missing, so deleting the policy does not stop enforcement.
+*/}}
+{{- define "seccomp-guard.defaultMode" -}}
+{{- .Values.policy.spec.defaultMode | default (ternary "disabled" "enforce" (eq .Values.mode "opt-in")) -}}
 {{- end -}}
