@@ -12,7 +12,8 @@ package policy
 // UPDATE that changes the pod template (defaulting must never start a
 // rollout by itself); never on an object other than a Pod that a controller
 // owns (a ReplicaSet of a Deployment, a Job of a CronJob: the owner compares
-// templates and would fight the change). Container-level fields are never
+// templates and would fight the change), nor on a mirror pod (mirror.go).
+// Container-level fields are never
 // touched. The patch is minimal: it adds securityContext where it is absent,
 // else only securityContext/seccompProfile, so fields unknown to this
 // version of the Kubernetes API survive.
@@ -100,6 +101,9 @@ func needsDefault(req *Request, src *podSource) bool {
 	if !src.isPod && hasControllerOwner(src.meta) {
 		return false
 	}
+	if isMirrorPod(src) {
+		return false // mirror.go
+	}
 	switch req.Operation {
 	case admissionv1.Create:
 		return true
@@ -131,4 +135,30 @@ func withPodProfile(spec *corev1.PodSpec, sp *corev1.SeccompProfile) *corev1.Pod
 	sc.SeccompProfile = sp
 	out.SecurityContext = &sc
 	return &out
+}
+
+// containersWithoutProfile reports whether the pod-level profile of spec is
+// unset and some container sets none of its own: a container that would run
+// Unconfined unless the kubelet runs with --seccomp-default.
+func containersWithoutProfile(spec *corev1.PodSpec) bool {
+	if spec.SecurityContext != nil && spec.SecurityContext.SeccompProfile != nil {
+		return false
+	}
+	for _, ref := range allContainers(spec, nil) {
+		if sc := ref.c.SecurityContext; sc == nil || sc.SeccompProfile == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// profileNotSetViolation is the validating stage's ProfileNotSet: the
+// profile is unset where the mutating webhook would have set it to sp.
+func profileNotSetViolation(src *podSource, sp *corev1.SeccompProfile) *Violation {
+	return &Violation{
+		Reason: ReasonProfileNotSet,
+		Field:  src.specPath.Child("securityContext", "seccompProfile").String(),
+		Message: fmt.Sprintf("not set, and seccomp-guard's mutating webhook, which would have set it to %s, was skipped (%s): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available",
+			profileString(sp), ReasonProfileNotSet),
+	}
 }
