@@ -28,13 +28,15 @@ import (
 const privilegedWarnSuffix = " [spec.privileged is Warn, so not denied]"
 
 // checkPrivileged returns the privileged containers: as violations under
-// spec.privileged Deny, as warnings under Warn. only, when set, limits the
-// check to the containers it accepts.
+// spec.privileged Deny, as warnings under Warn. only, when set (the
+// ephemeralcontainers subresource), limits the check to the ephemeral
+// containers it accepts.
 func checkPrivileged(p *Policy, spec *corev1.PodSpec, specPath *field.Path, only func(string) bool, namespace string) ([]Violation, []string) {
 	var vs []Violation
 	var ws []string
-	for _, ref := range allContainers(spec, specPath) {
-		if only != nil && !only(ref.c.Name) {
+	firstEphemeral := len(spec.InitContainers) + len(spec.Containers)
+	for i, ref := range allContainers(spec, specPath) {
+		if only != nil && (i < firstEphemeral || !only(ref.c.Name)) {
 			continue
 		}
 		sc := ref.c.SecurityContext

@@ -121,3 +121,16 @@ func TestCompilePrivileged(t *testing.T) {
 		t.Fatal("the built-in default must be Deny")
 	}
 }
+
+func TestPrivilegedEphemeralSubresource(t *testing.T) {
+	oldPod := tweakPod(all(podProfile(runtimeDefault()), privilegedContainer(0)))
+	newPod := oldPod.DeepCopy()
+	newPod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", SecurityContext: privileged(nil)}}}
+	req := create(newPod, namespace("enforce"))
+	req.Operation, req.SubResource, req.OldObject = admissionv1.Update, EphemeralContainersSubresource, oldPod
+	d := Evaluate(compile(t, nil), nil, req)
+	// Only the ephemeral container it adds: the privileged app container is not this request's doing.
+	if got := d.Messages(); len(got) != 1 || got[0] != `spec.ephemeralContainers[0].securityContext.privileged: true runs the container with no seccomp filter, whatever its seccompProfile says (the container runtime skips seccomp for privileged containers) (PrivilegedForbidden); drop privileged: true and add only the capabilities the container needs, or, if namespace "shop" needs privileged pods, exempt it: add it to spec.exemptions.namespaces of ClusterSeccompPolicy "default", or label it seccomp-guard.io/mode=disabled` {
+		t.Fatalf("violations: %q", got)
+	}
+}
