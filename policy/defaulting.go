@@ -136,29 +136,3 @@ func withPodProfile(spec *corev1.PodSpec, sp *corev1.SeccompProfile) *corev1.Pod
 	out.SecurityContext = &sc
 	return &out
 }
-
-// containersWithoutProfile reports whether the pod-level profile of spec is
-// unset and some container sets none of its own: a container that would run
-// Unconfined unless the kubelet runs with --seccomp-default.
-func containersWithoutProfile(spec *corev1.PodSpec) bool {
-	if spec.SecurityContext != nil && spec.SecurityContext.SeccompProfile != nil {
-		return false
-	}
-	for _, ref := range allContainers(spec, nil) {
-		if sc := ref.c.SecurityContext; sc == nil || sc.SeccompProfile == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// profileNotSetViolation is the validating stage's ProfileNotSet: the
-// profile is unset where the mutating webhook would have set it to sp.
-func profileNotSetViolation(src *podSource, sp *corev1.SeccompProfile) *Violation {
-	return &Violation{
-		Reason: ReasonProfileNotSet,
-		Field:  src.specPath.Child("securityContext", "seccompProfile").String(),
-		Message: fmt.Sprintf("not set, and seccomp-guard's mutating webhook, which would have set it to %s, was skipped (%s): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available",
-			profileString(sp), ReasonProfileNotSet),
-	}
-}
