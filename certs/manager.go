@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -173,9 +174,7 @@ func (m *Manager) writeSecret(ctx context.Context, secret *corev1.Secret, exists
 	if secret.Data == nil {
 		secret.Data = map[string][]byte{}
 	}
-	for k, v := range data {
-		secret.Data[k] = v
-	}
+	maps.Copy(secret.Data, data)
 	// An Update carries the resourceVersion we read: a concurrent writer makes it fail, not lose data.
 	if err := m.Client.Update(ctx, secret); err != nil {
 		return fmt.Errorf("updating Secret %s: %w", m.Options.Secret, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
@@ -44,12 +45,7 @@ func signedBy(cert, ca *x509.Certificate) bool {
 
 // trusted reports whether some CA of the bundle signed cert.
 func trusted(cert *x509.Certificate, bundle []*x509.Certificate) bool {
-	for _, ca := range bundle {
-		if signedBy(cert, ca) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(bundle, func(ca *x509.Certificate) bool { return signedBy(cert, ca) })
 }
 
 // plan is the outcome of comparing the Secret with what it should hold.

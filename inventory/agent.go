@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -253,12 +254,9 @@ func (a *Agent) readNode(ctx context.Context) (*nodeFacts, error) {
 }
 
 func ownedBy(inv *v1alpha1.NodeSeccompInventory, uid types.UID) bool {
-	for _, ref := range inv.OwnerReferences {
-		if ref.Kind == "Node" && ref.UID == uid {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(inv.OwnerReferences, func(ref metav1.OwnerReference) bool {
+		return ref.Kind == "Node" && ref.UID == uid
+	})
 }
 
 func statusOf(profiles []v1alpha1.ProfileStatus, rt Runtime) v1alpha1.NodeSeccompInventoryStatus {

@@ -33,6 +33,21 @@ type writes struct {
 	status  int // applies of its status
 	leases  int
 	failing error
+	failed  int // applies refused with failing
+	// onFail, when set, is called with the count of refused applies after
+	// each refusal, outside the lock.
+	onFail func(failed int)
+}
+
+// refuse counts a refused apply and calls onFail.
+func (w *writes) refuse() {
+	w.mu.Lock()
+	w.failed++
+	n, onFail := w.failed, w.onFail
+	w.mu.Unlock()
+	if onFail != nil {
+		onFail(n)
+	}
 }
 
 func (w *writes) counts() (objects, status int) {
@@ -61,6 +76,7 @@ func (w *writes) funcs() interceptor.Funcs {
 			}
 			w.mu.Unlock()
 			if failing != nil {
+				w.refuse()
 				return failing
 			}
 			return c.Apply(ctx, obj, opts...)
@@ -73,6 +89,7 @@ func (w *writes) funcs() interceptor.Funcs {
 			}
 			w.mu.Unlock()
 			if failing != nil {
+				w.refuse()
 				return failing
 			}
 			return c.SubResource(sub).Apply(ctx, obj, opts...)
@@ -363,6 +380,15 @@ func TestAgentRun(t *testing.T) {
 	f.write(t, "profiles/web.json", valid)
 	f.writes.fail(errors.New("connection refused")) // the API is down at start
 	a := f.agent(t)
+	// The health at the second refused write: the loop runs one sync at a
+	// time, so the first failed sync has finished, and set the health, by
+	// the time its retry writes.
+	healthAtRetry := make(chan bool, 1)
+	f.writes.onFail = func(n int) {
+		if n == 2 {
+			healthAtRetry <- a.Healthy()
+		}
+	}
 	a.Now = nil
 	a.Options.Resync = time.Hour // so that only watch events can explain what follows
 	a.Options.Debounce = 20 * time.Millisecond
@@ -398,8 +424,12 @@ func TestAgentRun(t *testing.T) {
 		require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, want, paths()) }, 10*time.Second, 10*time.Millisecond, msg)
 	}
 
-	time.Sleep(50 * time.Millisecond)
-	assert.False(t, a.Healthy(), "not healthy while the API fails")
+	select {
+	case healthy := <-healthAtRetry:
+		assert.False(t, healthy, "not healthy while the API fails")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retry of the failed write within 10s")
+	}
 	assert.Nil(t, paths())
 	f.writes.fail(nil)
 	eventually([]string{"profiles/web.json"}, "written once the API is back (retried with backoff)")

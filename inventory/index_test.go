@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -367,7 +369,7 @@ func TestCacheByObject(t *testing.T) {
 	assert.Equal(t, testLease(leaseNS, policy.LeaseName("node-a"), time.Time{}), transform(lease))
 	for k, v := range byObject {
 		if _, isLease := k.(*coordinationv1.Lease); isLease {
-			assert.Equal(t, []string{leaseNS}, keys(v.Namespaces), "Leases only from the agents' namespace")
+			assert.Equal(t, []string{leaseNS}, slices.Collect(maps.Keys(v.Namespaces)), "Leases only from the agents' namespace")
 		}
 	}
 }
@@ -385,14 +387,6 @@ func sameType(a, b any) bool {
 		return ok
 	}
 	return false
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // observedHeartbeat returns when the index last observed the node's agent renew its Lease.

@@ -33,7 +33,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -102,8 +102,8 @@ func (s Scanner) Scan() (ScanResult, error) {
 	if err := w.dir(root, "", []fileID{idOf(info)}); err != nil {
 		return ScanResult{}, fmt.Errorf("reading the seccomp root %s: %w", s.Root, err)
 	}
-	sort.Slice(w.profiles, func(i, j int) bool { return w.profiles[i].Path < w.profiles[j].Path })
-	sort.Strings(w.dirs)
+	slices.SortFunc(w.profiles, func(a, b v1alpha1.ProfileStatus) int { return strings.Compare(a.Path, b.Path) })
+	slices.Sort(w.dirs)
 	return ScanResult{Profiles: w.profiles, Dirs: w.dirs}, nil
 }
 
@@ -156,11 +156,9 @@ func (w *walker) enter(p, rel string, ancestors []fileID) {
 		return
 	}
 	id := idOf(info)
-	for _, a := range ancestors {
-		if a == id {
-			w.invalid(rel, "symbolic link loop: leads back to a directory that contains it; not followed")
-			return
-		}
+	if slices.Contains(ancestors, id) {
+		w.invalid(rel, "symbolic link loop: leads back to a directory that contains it; not followed")
+		return
 	}
 	_ = w.dir(p, rel, append(ancestors[:len(ancestors):len(ancestors)], id))
 }

@@ -3,27 +3,85 @@ package native
 import (
 	"fmt"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // The CEL of the native policies. Every expression mirrors one function of
 // policy/ and names it; the parity test (e2e/native) runs both on one corpus.
 
+// kindSwitch is a CEL conditional over root.kind that picks, for each
+// supported kind (policy.Kinds), the expression value(kind); kinds whose
+// value equals the most common one share the final else branch.
+func kindSwitch(root string, value func(k *policy.Kind) string) string {
+	counts := map[string]int{}
+	for i := range policy.Kinds() {
+		counts[value(&policy.Kinds()[i])]++
+	}
+	common, n := "", 0
+	for i := range policy.Kinds() { // table order: deterministic
+		if v := value(&policy.Kinds()[i]); counts[v] > n {
+			common, n = v, counts[v]
+		}
+	}
+	var b strings.Builder
+	for i := range policy.Kinds() {
+		k := &policy.Kinds()[i]
+		if v := value(k); v != common {
+			fmt.Fprintf(&b, "%s.kind == '%s' ? %s : ", root, k.Kind, v)
+		}
+	}
+	return b.String() + common
+}
+
+// guarded is root.<dotted path>, or absent when an optional field on the
+// way is unset (a ReplicationController may have no template, a PodTemplate
+// no template). A top-level spec is required by the API and not checked, nor
+// are the required links of a CronJob's jobTemplate.spec.template.
+func guarded(root, dotted, absent string) string {
+	parts := strings.Split(dotted, ".")
+	if len(parts) == 1 {
+		return root + "." + dotted
+	}
+	var checks []string
+	for i := 1; i <= len(parts); i++ {
+		if i == 1 && parts[0] == "spec" {
+			continue
+		}
+		checks = append(checks, fmt.Sprintf("has(%s.%s)", root, strings.Join(parts[:i], ".")))
+	}
+	if len(parts) > 3 {
+		checks = checks[len(checks)-1:]
+	}
+	return fmt.Sprintf("(%s ? %s.%s : %s)", strings.Join(checks, " && "), root, dotted, absent)
+}
+
 // podSpecExpr is the pod spec inside root (object or oldObject), null when the
-// object has none (a ReplicationController without a template). policy/objects.go extractPodSource.
+// object has none (a ReplicationController without a template), at each
+// kind's policy.Kind.PodSpecPath (policy/objects.go extractPodSource).
 func podSpecExpr(root string) string {
-	r := root
-	return fmt.Sprintf(`(%[1]s == null ? null : %[1]s.kind == 'Pod' ? %[1]s.spec : `+
-		`%[1]s.kind == 'PodTemplate' ? (has(%[1]s.template) && has(%[1]s.template.spec) ? %[1]s.template.spec : null) : `+
-		`%[1]s.kind == 'CronJob' ? %[1]s.spec.jobTemplate.spec.template.spec : `+
-		`(has(%[1]s.spec.template) && has(%[1]s.spec.template.spec) ? %[1]s.spec.template.spec : null))`, r)
+	return fmt.Sprintf("(%s == null ? null : %s)", root, kindSwitch(root, func(k *policy.Kind) string {
+		return guarded(root, k.PodSpecPath, "null")
+	}))
 }
 
 // podMetaExpr is the pod's or template's metadata ({} when absent).
 func podMetaExpr(root string) string {
-	return fmt.Sprintf(`(%[1]s == null ? {} : %[1]s.kind == 'Pod' ? %[1]s.metadata : `+
-		`%[1]s.kind == 'PodTemplate' ? (has(%[1]s.template) && has(%[1]s.template.metadata) ? %[1]s.template.metadata : {}) : `+
-		`%[1]s.kind == 'CronJob' ? (has(%[1]s.spec.jobTemplate.spec.template.metadata) ? %[1]s.spec.jobTemplate.spec.template.metadata : {}) : `+
-		`(has(%[1]s.spec.template) && has(%[1]s.spec.template.metadata) ? %[1]s.spec.template.metadata : {}))`, root)
+	return fmt.Sprintf("(%s == null ? {} : %s)", root, kindSwitch(root, func(k *policy.Kind) string {
+		return guarded(root, k.PodMetaPath(), "{}")
+	}))
+}
+
+// celList is a CEL list literal of strings.
+func celList[T ~string](values []T) string {
+	quoted := make([]string, 0, len(values))
+	for _, v := range values {
+		quoted = append(quoted, "'"+string(v)+"'")
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
 // localhostProblemExpr is policy/localhost_path.go localhostPathProblem for
@@ -48,14 +106,14 @@ type variable struct{ name, expr string }
 // commonVariables are shared by the mutating and the validating policies.
 func commonVariables() []variable {
 	return []variable{
-		{"isPod", `request.kind.kind == 'Pod'`},
+		{"isPod", `request.kind.kind == 'Pod'`}, // the core group's Pod is the only kind named Pod in policy.Kinds
 		{"subResource", `has(request.subResource) ? request.subResource : ''`},
 		{"spec", podSpecExpr("object")},
 		// policy/mirror.go isMirrorPod.
-		{"isMirror", `request.kind.kind == 'Pod' && has(object.metadata.annotations) && 'kubernetes.io/config.mirror' in object.metadata.annotations`},
+		{"isMirror", `variables.isPod && has(object.metadata.annotations) && '` + corev1.MirrorPodAnnotationKey + `' in object.metadata.annotations`},
 		{"podMeta", podMetaExpr("object")},
-		{"specPath", `object.kind == 'Pod' ? 'spec' : object.kind == 'PodTemplate' ? 'template.spec' : object.kind == 'CronJob' ? 'spec.jobTemplate.spec.template.spec' : 'spec.template.spec'`},
-		{"pointer", `object.kind == 'Pod' ? '/spec' : object.kind == 'PodTemplate' ? '/template/spec' : object.kind == 'CronJob' ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec'`},
+		{"specPath", kindSwitch("object", func(k *policy.Kind) string { return "'" + k.PodSpecPath + "'" })},
+		{"pointer", kindSwitch("object", func(k *policy.Kind) string { return "'" + k.PodSpecPointer() + "'" })},
 		{"nsName", `namespaceObject.metadata.name`},
 		{"nsLabels", `has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {}`},
 		{"nsAnnotations", `has(namespaceObject.metadata.annotations) ? namespaceObject.metadata.annotations : {}`},
@@ -63,11 +121,12 @@ func commonVariables() []variable {
 		{"ps", `params != null && has(params.spec) ? params.spec : {}`},
 		{"exempt", `has(variables.ps.exemptions) ? variables.ps.exemptions : {}`},
 		// policy/mode.go namespaceMode.
-		{"mode", `'seccomp-guard.io/mode' in variables.nsLabels ? ` +
-			`(variables.nsLabels['seccomp-guard.io/mode'] in ['disabled', 'audit', 'warn', 'enforce'] ? variables.nsLabels['seccomp-guard.io/mode'] : 'enforce') : ` +
-			`(has(variables.ps.defaultMode) && variables.ps.defaultMode in ['disabled', 'audit', 'warn', 'enforce'] ? variables.ps.defaultMode : 'disabled')`},
+		{"mode", fmt.Sprintf(`'%[1]s' in variables.nsLabels ? `+
+			`(variables.nsLabels['%[1]s'] in %[2]s ? variables.nsLabels['%[1]s'] : '%[3]s') : `+
+			`(has(variables.ps.defaultMode) && variables.ps.defaultMode in %[2]s ? variables.ps.defaultMode : '%[4]s')`,
+			policy.ModeLabel, celList(v1alpha1.Modes()), v1alpha1.ModeEnforce, v1alpha1.DefaultMode)},
 		// policy/skip.go skipReason (operations, subresources and pod UPDATE are in matchConstraints and matchConditions).
-		{"skip", `variables.mode == 'disabled' ||
+		{"skip", `variables.mode == '` + string(v1alpha1.ModeDisabled) + `' ||
 (!variables.isPod && has(variables.ps.workloads) && variables.ps.workloads == false) ||
 (has(variables.exempt.namespaces) && variables.nsName in variables.exempt.namespaces) ||
 (request.userInfo.username != '' && has(variables.exempt.usernames) && request.userInfo.username in variables.exempt.usernames) ||
@@ -82,9 +141,9 @@ variables.subResource == '' && !variables.isMirror &&
 (request.operation == 'CREATE' ||
  (request.operation == 'UPDATE' && (variables.oldSpec == null || variables.oldSpec != variables.spec || ` + podMetaExpr("oldObject") + ` != variables.podMeta)))`},
 		// policy/defaulting.go defaultProfile: the namespace annotation, else spec.defaultProfile, else RuntimeDefault.
-		{"dpSet", `'seccomp-guard.io/default-profile' in variables.nsAnnotations`},
-		{"dpValue", `variables.dpSet ? variables.nsAnnotations['seccomp-guard.io/default-profile'].trim() : ''`},
-		{"dpPath", `variables.dpValue.startsWith('localhost/') ? variables.dpValue.substring(10) : ''`},
+		{"dpSet", fmt.Sprintf(`'%s' in variables.nsAnnotations`, policy.DefaultProfileAnnotation)},
+		{"dpValue", fmt.Sprintf(`variables.dpSet ? variables.nsAnnotations['%s'].trim() : ''`, policy.DefaultProfileAnnotation)},
+		{"dpPath", fmt.Sprintf(`variables.dpValue.startsWith('%s') ? variables.dpValue.substring(%d) : ''`, v1alpha1.LocalhostPrefix, len(v1alpha1.LocalhostPrefix))},
 		{"dpProblem", `!variables.dpSet || variables.dpValue == 'RuntimeDefault' ? '' :
 variables.dpValue.startsWith('localhost/') ? (` + localhostProblemExpr("variables.dpPath") + ` == '' ? '' : 'names a path that ' + ` + localhostProblemExpr("variables.dpPath") + `) :
 variables.dpValue.lowerAscii() == 'unconfined' ? 'would make pods Unconfined, which is forbidden' :
@@ -100,7 +159,7 @@ variables.dpValue == 'RuntimeDefault' ? {'type': 'RuntimeDefault'} :
 
 // mutationExpr is the JSONPatch of policy/defaulting.go defaultPatches, for
 // modes warn and enforce.
-const mutationExpr = `!variables.skip && variables.mode in ['warn', 'enforce'] && variables.needsDefault && variables.dpProblem == '' ?
+var mutationExpr = `!variables.skip && variables.mode in ` + celList([]v1alpha1.Mode{v1alpha1.ModeWarn, v1alpha1.ModeEnforce}) + ` && variables.needsDefault && variables.dpProblem == '' ?
   (has(variables.spec.securityContext) ?
     [JSONPatch{op: 'add', path: variables.pointer + '/securityContext/seccompProfile', value: variables.defaultProfile}] :
     [JSONPatch{op: 'add', path: variables.pointer + '/securityContext', value: {'seccompProfile': variables.defaultProfile}}]) :
@@ -184,14 +243,14 @@ func validationVariables() []variable {
 		{"places", `variables.skip ? [] : ` + placesExpr("variables.spec", "!variables.ephemeralOnly || !(c.name in variables.oldEphemeral)", "!variables.ephemeralOnly")},
 		{"found", violationsExpr("variables.places")},
 		// policy/privileged.go: violations under spec.privileged Deny, warnings under Warn.
-		{"privilegedWarn", `has(variables.ps.privileged) && variables.ps.privileged == 'Warn'`},
+		{"privilegedWarn", `has(variables.ps.privileged) && variables.ps.privileged == '` + string(v1alpha1.PrivilegedWarn) + `'`},
 		{"privileged", `variables.skip ? [] : ` + privilegedExpr("variables.spec", "!variables.ephemeralOnly || !(c.name in variables.oldEphemeral)", "!variables.ephemeralOnly")},
 		// policy/evaluate.go: the namespace default that cannot be injected.
 		{"defaultViolation", `!variables.skip && variables.needsDefault && variables.dpProblem != '' ?
-[{'k': 'InvalidDefaultProfile||', 'm': variables.specPath + '.securityContext.seccompProfile: not set, and the default of namespace ' + ` + quote("variables.nsName") + ` + ' cannot be injected: annotation seccomp-guard.io/default-profile=' + ` + quote("variables.nsAnnotations['seccomp-guard.io/default-profile']") + ` + ' ' + variables.dpProblem + ' (InvalidDefaultProfile); set the annotation to RuntimeDefault or localhost/<path relative to the kubelet\'s seccomp root>, or set spec.securityContext.seccompProfile in the pod yourself'}] : []`},
+[{'k': 'InvalidDefaultProfile||', 'm': variables.specPath + '.securityContext.seccompProfile: not set, and the default of namespace ' + ` + quote("variables.nsName") + ` + ' cannot be injected: annotation ` + policy.DefaultProfileAnnotation + `=' + ` + quote("variables.nsAnnotations['"+policy.DefaultProfileAnnotation+"']") + ` + ' ' + variables.dpProblem + ' (InvalidDefaultProfile); set the annotation to RuntimeDefault or localhost/<path relative to the kubelet\'s seccomp root>, or set spec.securityContext.seccompProfile in the pod yourself'}] : []`},
 		// policy/evaluate.go: at the validating stage, an unset profile where the
 		// mutating policy would have set it means it did not run (ProfileNotSet).
-		{"notSet", `!variables.skip && variables.mode in ['warn', 'enforce'] && variables.needsDefault && variables.dpProblem == '' && ` + unsetExpr("variables.spec") + ` ?
+		{"notSet", `!variables.skip && variables.mode in ` + celList([]v1alpha1.Mode{v1alpha1.ModeWarn, v1alpha1.ModeEnforce}) + ` && variables.needsDefault && variables.dpProblem == '' && ` + unsetExpr("variables.spec") + ` ?
 [{'k': 'ProfileNotSet||', 'm': variables.specPath + '.securityContext.seccompProfile: not set, and seccomp-guard\'s mutating webhook, which would have set it to ' + (variables.defaultProfile.type == 'Localhost' ? 'localhost/' + variables.defaultProfile.localhostProfile : 'RuntimeDefault') + ', was skipped (ProfileNotSet): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available'}] : []`},
 		{"violations", `variables.found + (variables.privilegedWarn ? [] : variables.privileged) + variables.defaultViolation + variables.notSet`},
 		// policy/ratchet.go: a workload UPDATE is denied only for violations the old object did not have.

@@ -20,8 +20,10 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // DefaultNamePrefix prefixes the objects' names unless told otherwise (the release name).
@@ -170,13 +172,13 @@ func validations(mode v1alpha1.Mode) []admissionregistrationv1.Validation {
 			Expression: fmt.Sprintf("!(%s) || size(variables.counted) == 0", active),
 			MessageExpression: `size(variables.counted) == 1 ? variables.counted[0] : ` +
 				`'(' + string(size(variables.counted)) + ' violations): ' + variables.counted.join('; ')`,
-			Reason: ptr(metav1.StatusReasonForbidden),
+			Reason: ptr.To(metav1.StatusReasonForbidden),
 		}}
 	}
 	msgs := "(variables.counted + variables.kept + variables.warned)"
 	if mode == v1alpha1.ModeWarn {
-		msgs = "(variables.mode == 'warn' ? variables.counted + variables.kept + variables.warned : variables.mode == 'enforce' ? variables.kept + variables.warned : [])"
-		active = "variables.mode in ['warn', 'enforce']"
+		msgs = fmt.Sprintf("(variables.mode == '%s' ? variables.counted + variables.kept + variables.warned : variables.mode == '%s' ? variables.kept + variables.warned : [])", v1alpha1.ModeWarn, v1alpha1.ModeEnforce)
+		active = "variables.mode in " + celList([]v1alpha1.Mode{v1alpha1.ModeWarn, v1alpha1.ModeEnforce})
 	}
 	var out []admissionregistrationv1.Validation
 	for i := range maxListed {
@@ -192,8 +194,6 @@ func validations(mode v1alpha1.Mode) []admissionregistrationv1.Validation {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func toVariables(vs []variable) []admissionregistrationv1.Variable {
 	out := make([]admissionregistrationv1.Variable, 0, len(vs))
 	for _, v := range vs {
@@ -202,30 +202,31 @@ func toVariables(vs []variable) []admissionregistrationv1.Variable {
 	return out
 }
 
-// matchResources selects the kinds of policy/objects.go SupportedKinds on
-// CREATE and UPDATE, and for validation the pods/ephemeralcontainers subresource.
+// matchResources selects the supported kinds (policy.Kinds) on CREATE and
+// UPDATE, and for validation the pods/ephemeralcontainers subresource.
 func matchResources(ephemeral bool) *admissionregistrationv1.MatchResources {
 	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
-	rule := func(group string, resources ...string) admissionregistrationv1.NamedRuleWithOperations {
-		return admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-			Operations: ops,
-			Rule: admissionregistrationv1.Rule{
-				APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources,
-				Scope: ptr(admissionregistrationv1.NamespacedScope),
-			},
-		}}
+	var rules []admissionregistrationv1.NamedRuleWithOperations
+	byGroup := map[string]int{}
+	for _, k := range policy.Kinds() {
+		i, ok := byGroup[k.Group]
+		if !ok {
+			i = len(rules)
+			byGroup[k.Group] = i
+			rules = append(rules, admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+				Operations: ops,
+				Rule: admissionregistrationv1.Rule{
+					APIGroups: []string{k.Group}, APIVersions: []string{k.Version},
+					Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+				},
+			}})
+		}
+		rules[i].Resources = append(rules[i].Resources, k.Resource)
 	}
-	core := []string{"pods", "replicationcontrollers", "podtemplates"}
-	if ephemeral {
-		core = append(core, "pods/ephemeralcontainers")
+	if ephemeral { // after the core kinds, as the API server lists it
+		i := byGroup[""]
+		rules[i].Resources = append(rules[i].Resources, "pods/"+policy.EphemeralContainersSubresource)
 	}
 	equivalent := admissionregistrationv1.Equivalent
-	return &admissionregistrationv1.MatchResources{
-		MatchPolicy: &equivalent,
-		ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
-			rule("", core...),
-			rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
-			rule("batch", "jobs", "cronjobs"),
-		},
-	}
+	return &admissionregistrationv1.MatchResources{MatchPolicy: &equivalent, ResourceRules: rules}
 }

@@ -10,6 +10,7 @@ package policy
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -17,12 +18,10 @@ func profileAllowed(p *Policy, cleaned string) bool {
 	if len(p.AllowedProfiles) == 0 {
 		return true
 	}
-	for _, glob := range p.AllowedProfiles {
-		if ok, _ := path.Match(glob, cleaned); ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(p.AllowedProfiles, func(glob string) bool {
+		ok, _ := path.Match(glob, cleaned)
+		return ok
+	})
 }
 
 func checkAllowedProfile(p *Policy, pl profilePlace, cleaned, namespace string) *Violation {

@@ -3,9 +3,10 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,12 +104,8 @@ func TestGolden(t *testing.T) {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}
-	var wantFiles []string
-	for path := range want {
-		wantFiles = append(wantFiles, path)
-	}
-	sort.Strings(files)
-	sort.Strings(wantFiles)
+	wantFiles := slices.Sorted(maps.Keys(want))
+	slices.Sort(files)
 	require.Equal(t, wantFiles, files, "fixtures on disk; regenerate with SECCOMP_GUARD_UPDATE_GOLDEN=1")
 
 	for _, path := range files {

@@ -11,7 +11,7 @@ package policy
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +25,7 @@ func legacyAnnotationWarnings(src *podSource) []string {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, fmt.Sprintf("%s: %q has no effect since Kubernetes 1.27 and Unconfined is forbidden here; remove the annotation (the profile comes from securityContext.seccompProfile)",

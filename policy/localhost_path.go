@@ -12,6 +12,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,10 +26,8 @@ func localhostPathProblem(p string) string {
 	case strings.HasPrefix(p, "/"):
 		return "is absolute"
 	}
-	for _, elem := range strings.Split(p, "/") {
-		if elem == ".." {
-			return `contains ".."`
-		}
+	if slices.Contains(strings.Split(p, "/"), "..") {
+		return `contains ".."`
 	}
 	return ""
 }

@@ -21,12 +21,13 @@ type buildInfo struct {
 
 // currentBuildInfo reads the link-time version stamp and the Go runtime.
 func currentBuildInfo() buildInfo {
-	return buildInfo{
-		Version:   version.Version,
-		Commit:    version.Commit,
-		GoVersion: runtime.Version(),
-		Platform:  runtime.GOOS + "/" + runtime.GOARCH,
-	}
+	return newBuildInfo(version.Version, version.Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// newBuildInfo describes a binary from its version stamp and its Go
+// runtime's version, operating system and architecture.
+func newBuildInfo(ver, commit, goVersion, goos, goarch string) buildInfo {
+	return buildInfo{Version: ver, Commit: commit, GoVersion: goVersion, Platform: goos + "/" + goarch}
 }
 
 // String is the one-line form printed by "seccomp-guard version".

@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 var testInfo = buildInfo{
@@ -99,15 +97,41 @@ func TestVersionCommand(t *testing.T) {
 	}
 }
 
-func TestCurrentBuildInfo(t *testing.T) {
-	// An unstamped test binary carries the defaults of internal/version.
-	want := buildInfo{
-		Version:   "dev",
-		Commit:    "unknown",
-		GoVersion: runtime.Version(),
-		Platform:  runtime.GOOS + "/" + runtime.GOARCH,
+func TestBuildInfo(t *testing.T) {
+	tests := []struct {
+		name                               string
+		ver, commit, goVersion, goos, arch string
+		want                               buildInfo
+		wantText                           string
+	}{
+		{
+			name: "an unstamped build", ver: "dev", commit: "unknown", goVersion: "go1.26.0", goos: "linux", arch: "amd64",
+			want:     buildInfo{Version: "dev", Commit: "unknown", GoVersion: "go1.26.0", Platform: "linux/amd64"},
+			wantText: "seccomp-guard dev (commit unknown, go1.26.0, linux/amd64)",
+		},
+		{
+			name: "a release", ver: "v0.3.1", commit: "9f8e7d6", goVersion: "go1.26.2", goos: "darwin", arch: "arm64",
+			want:     buildInfo{Version: "v0.3.1", Commit: "9f8e7d6", GoVersion: "go1.26.2", Platform: "darwin/arm64"},
+			wantText: "seccomp-guard v0.3.1 (commit 9f8e7d6, go1.26.2, darwin/arm64)",
+		},
 	}
-	require.Equal(t, want, currentBuildInfo())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := newBuildInfo(tc.ver, tc.commit, tc.goVersion, tc.goos, tc.arch)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.wantText, got.String())
+		})
+	}
+}
+
+func TestCurrentBuildInfo(t *testing.T) {
+	got := currentBuildInfo()
+	// A test binary is not stamped: the defaults of internal/version.
+	assert.Equal(t, "dev", got.Version)
+	assert.Equal(t, "unknown", got.Commit)
+	// The runtime's values differ by toolchain and machine: their form.
+	assert.Regexp(t, `^go1\.\d+`, got.GoVersion)
+	assert.Regexp(t, `^[a-z0-9]+/[a-z0-9]+$`, got.Platform)
 }
 
 func TestExitCode(t *testing.T) {

@@ -9,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/seccomp-guard/seccomp-guard/internal/manifest"
 	"github.com/seccomp-guard/seccomp-guard/policy"
@@ -112,9 +113,10 @@ func verifyFix(f *manifest.File, data []byte, patched []*Result) error {
 		want[res.Object] = res.Decision.Patches
 	}
 	for i, before := range f.Objects {
-		expected, err := applyAdds(before.Value, want[before])
+		expected, err := applyPatches(before.Value, want[before])
 		if err != nil {
-			return fail(err.Error())
+			return fmt.Errorf("%s: internal error: the patches of %s %q do not apply to it (%w); the file is left unchanged, please report this with the file",
+				f.Name, before.Kind, before.DisplayName(), err)
 		}
 		got, err := canonical(g.Objects[i].Value)
 		if err != nil {
@@ -134,6 +136,11 @@ func canonical(v any) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeObject(data)
+}
+
+// decodeObject decodes a JSON object, numbers as json.Number.
+func decodeObject(data []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var out map[string]any
@@ -143,29 +150,29 @@ func canonical(v any) (map[string]any, error) {
 	return out, nil
 }
 
-// applyAdds applies "add" patches to a canonical copy of a generic JSON object.
-func applyAdds(obj map[string]any, patches []policy.Patch) (map[string]any, error) {
-	out, err := canonical(obj)
+// applyPatches applies JSON patches (RFC 6902, paths escaped as RFC 6901
+// says) to a canonical copy of a generic JSON object.
+func applyPatches(obj map[string]any, patches []policy.Patch) (map[string]any, error) {
+	if len(patches) == 0 {
+		return canonical(obj)
+	}
+	doc, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range patches {
-		tokens := strings.Split(strings.TrimPrefix(p.Path, "/"), "/")
-		parent := out
-		for _, tok := range tokens[:len(tokens)-1] {
-			next, ok := parent[tok].(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("patch path %s does not exist", p.Path)
-			}
-			parent = next
-		}
-		value, err := canonical(map[string]any{"v": p.Value})
-		if err != nil {
-			return nil, err
-		}
-		parent[tokens[len(tokens)-1]] = value["v"]
+	ops, err := json.Marshal(patches)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	p, err := jsonpatch.DecodePatch(ops)
+	if err != nil {
+		return nil, err
+	}
+	patched, err := p.Apply(doc)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(patched)
 }
 
 // WriteStream writes the files to w one after the other, separated by

@@ -1,9 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
@@ -66,7 +67,7 @@ func writeFindings(b *strings.Builder, res *Result, forFix bool) {
 		}
 		fs = append(fs, finding{obj.FieldLine(field), field + ": " + msg})
 	}
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].line < fs[j].line })
+	slices.SortStableFunc(fs, func(a, b finding) int { return cmp.Compare(a.line, b.line) })
 	id := fmt.Sprintf("%s/%s/%s", obj.Kind, res.Namespace, obj.DisplayName())
 	for _, f := range fs {
 		fmt.Fprintf(b, "%s:%d %s: %s\n", obj.File.Name, f.line, id, f.text)

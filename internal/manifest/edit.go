@@ -10,9 +10,10 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -56,7 +57,7 @@ func (f *File) Apply(adds []Add) ([]byte, error) {
 		}
 		splices = append(splices, s)
 	}
-	sort.Slice(splices, func(i, j int) bool { return splices[i].start > splices[j].start })
+	slices.SortFunc(splices, func(a, b splice) int { return cmp.Compare(b.start, a.start) })
 	out := append([]byte(nil), f.Data...)
 	for i, s := range splices {
 		if i > 0 && s.end > splices[i-1].start {
