@@ -70,7 +70,7 @@ func TestProfileNotSetWithoutMutatingPolicy(t *testing.T) {
 				if (err != nil && strings.Contains(err.Error(), "ProfileNotSet")) || len(ws) > 0 {
 					return nil
 				}
-				return fmt.Errorf("err=%v warnings=%q", err, ws)
+				return fmt.Errorf("err=%w warnings=%q", err, ws)
 			}))
 			assert.Equal(t, d.Allowed(), err == nil, "verdict: engine allowed=%v, API server error=%v", d.Allowed(), err)
 			if mode == "enforce" {

@@ -74,7 +74,7 @@ func TestMutatingWebhookSkippedProfileNotSet(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "ProfileNotSet") {
 			return nil
 		}
-		return fmt.Errorf("want a ProfileNotSet denial, got %v", err)
+		return fmt.Errorf("want a ProfileNotSet denial, got %w", err)
 	}))
 	require.True(t, apierrors.IsForbidden(err), "want Forbidden, got %v", err)
 	assert.Contains(t, err.Error(), want)
