@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
@@ -107,6 +109,8 @@ func commonVariables() []variable {
 		{"isPod", `request.kind.kind == 'Pod'`}, // the core group's Pod is the only kind named Pod in policy.Kinds
 		{"subResource", `has(request.subResource) ? request.subResource : ''`},
 		{"spec", podSpecExpr("object")},
+		// policy/mirror.go isMirrorPod.
+		{"isMirror", `variables.isPod && has(object.metadata.annotations) && '` + corev1.MirrorPodAnnotationKey + `' in object.metadata.annotations`},
 		{"podMeta", podMetaExpr("object")},
 		{"specPath", kindSwitch("object", func(k *policy.Kind) string { return "'" + k.PodSpecPath + "'" })},
 		{"pointer", kindSwitch("object", func(k *policy.Kind) string { return "'" + k.PodSpecPointer() + "'" })},
@@ -132,7 +136,7 @@ variables.spec == null ||
 		// policy/defaulting.go needsDefault.
 		{"oldSpec", `request.operation == 'UPDATE' ? ` + podSpecExpr("oldObject") + ` : null`},
 		{"needsDefault", `!(has(variables.spec.securityContext) && has(variables.spec.securityContext.seccompProfile)) &&
-variables.subResource == '' &&
+variables.subResource == '' && !variables.isMirror &&
 !(!variables.isPod && has(object.metadata.ownerReferences) && object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)) &&
 (request.operation == 'CREATE' ||
  (request.operation == 'UPDATE' && (variables.oldSpec == null || variables.oldSpec != variables.spec || ` + podMetaExpr("oldObject") + ` != variables.podMeta)))`},
@@ -197,6 +201,40 @@ func violationsExpr(places string) string {
 	return unconfined + " +\n" + lh
 }
 
+// unsetExpr is policy/defaulting.go containersWithoutProfile for the pod
+// spec s (never null): the pod-level profile is unset and some container
+// sets none of its own.
+func unsetExpr(s string) string {
+	set := func(x string) string {
+		return fmt.Sprintf(`(has(%[1]s.securityContext) && has(%[1]s.securityContext.seccompProfile))`, x)
+	}
+	parts := make([]string, 0, 3)
+	for _, f := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		parts = append(parts, fmt.Sprintf(`(has(%[1]s.%[2]s) && %[1]s.%[2]s.exists(c, !%[3]s))`, s, f, set("c")))
+	}
+	return fmt.Sprintf("(!%s && (%s))", set(s), strings.Join(parts, " || "))
+}
+
+// privilegedExpr is policy/privileged.go checkPrivileged over the pod spec
+// s: a violation {k, m} per privileged container, in the engine's order.
+// onlyEphemeral is a CEL predicate on an ephemeral container c; others is
+// true when the other containers are checked (not the ephemeralcontainers
+// subresource).
+func privilegedExpr(s, onlyEphemeral, others string) string {
+	msg := `'true runs the container with no seccomp filter, whatever its seccompProfile says (the container runtime skips seccomp for privileged containers) (PrivilegedForbidden); drop privileged: true and add only the capabilities the container needs, or, if namespace ' + ` +
+		quote("variables.nsName") + ` + ' needs privileged pods, exempt it: add it to spec.exemptions.namespaces of ClusterSeccompPolicy "default", or label it seccomp-guard.io/mode=disabled'`
+	parts := make([]string, 0, 3)
+	for _, f := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		only := others
+		if f == "ephemeralContainers" {
+			only = onlyEphemeral
+		}
+		parts = append(parts, fmt.Sprintf(`(has(%[1]s.%[2]s) ? %[1]s.%[2]s.transformList(i, c, has(c.securityContext) && has(c.securityContext.privileged) && c.securityContext.privileged == true && (%[3]s), `+
+			`{'k': 'PrivilegedForbidden|' + string(c.name) + '|', 'm': variables.specPath + '.%[2]s[' + string(i) + '].securityContext.privileged: ' + %[4]s}) : [])`, s, f, only, msg))
+	}
+	return "(" + strings.Join(parts, " +\n") + ")"
+}
+
 // validationVariables extend commonVariables for the validating policies.
 func validationVariables() []variable {
 	return []variable{
@@ -204,14 +242,27 @@ func validationVariables() []variable {
 		{"oldEphemeral", `variables.ephemeralOnly && oldObject != null && has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers.map(c, c.name) : []`},
 		{"places", `variables.skip ? [] : ` + placesExpr("variables.spec", "!variables.ephemeralOnly || !(c.name in variables.oldEphemeral)", "!variables.ephemeralOnly")},
 		{"found", violationsExpr("variables.places")},
+		// policy/privileged.go: violations under spec.privileged Deny, warnings under Warn.
+		{"privilegedWarn", `has(variables.ps.privileged) && variables.ps.privileged == '` + string(v1alpha1.PrivilegedWarn) + `'`},
+		{"privileged", `variables.skip ? [] : ` + privilegedExpr("variables.spec", "!variables.ephemeralOnly || !(c.name in variables.oldEphemeral)", "!variables.ephemeralOnly")},
 		// policy/evaluate.go: the namespace default that cannot be injected.
 		{"defaultViolation", `!variables.skip && variables.needsDefault && variables.dpProblem != '' ?
 [{'k': 'InvalidDefaultProfile||', 'm': variables.specPath + '.securityContext.seccompProfile: not set, and the default of namespace ' + ` + quote("variables.nsName") + ` + ' cannot be injected: annotation ` + policy.DefaultProfileAnnotation + `=' + ` + quote("variables.nsAnnotations['"+policy.DefaultProfileAnnotation+"']") + ` + ' ' + variables.dpProblem + ' (InvalidDefaultProfile); set the annotation to RuntimeDefault or localhost/<path relative to the kubelet\'s seccomp root>, or set spec.securityContext.seccompProfile in the pod yourself'}] : []`},
-		{"violations", `variables.found + variables.defaultViolation`},
+		// policy/evaluate.go: at the validating stage, an unset profile where the
+		// mutating policy would have set it means it did not run (ProfileNotSet).
+		{"notSet", `!variables.skip && variables.mode in ` + celList([]v1alpha1.Mode{v1alpha1.ModeWarn, v1alpha1.ModeEnforce}) + ` && variables.needsDefault && variables.dpProblem == '' && ` + unsetExpr("variables.spec") + ` ?
+[{'k': 'ProfileNotSet||', 'm': variables.specPath + '.securityContext.seccompProfile: not set, and seccomp-guard\'s mutating webhook, which would have set it to ' + (variables.defaultProfile.type == 'Localhost' ? 'localhost/' + variables.defaultProfile.localhostProfile : 'RuntimeDefault') + ', was skipped (ProfileNotSet): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available'}] : []`},
+		{"violations", `variables.found + (variables.privilegedWarn ? [] : variables.privileged) + variables.defaultViolation + variables.notSet`},
 		// policy/ratchet.go: a workload UPDATE is denied only for violations the old object did not have.
 		{"oldKeys", `!variables.skip && !variables.isPod && request.operation == 'UPDATE' && size(variables.violations) > 0 && variables.oldSpec != null ?
-(` + violationsExpr(placesExpr("variables.oldSpec", "true", "true")) + `).map(v, v.k) : []`},
-		{"counted", `variables.violations.filter(v, !(v.k in variables.oldKeys)).map(v, v.m)`},
-		{"kept", `variables.violations.filter(v, v.k in variables.oldKeys).map(v, v.m + ' [already present before this update, so not denied]')`},
+(` + violationsExpr(placesExpr("variables.oldSpec", "true", "true")) + ` + ` + privilegedExpr("variables.oldSpec", "true", "true") + `).map(v, v.k) +
+(` + unsetExpr("variables.oldSpec") + ` ? ['ProfileNotSet||'] : []) : []`},
+		{"counted", `variables.isMirror ? [] : variables.violations.filter(v, !(v.k in variables.oldKeys)).map(v, v.m)`},
+		{"kept", `variables.isMirror ? [] : variables.violations.filter(v, v.k in variables.oldKeys).map(v, v.m + ' [already present before this update, so not denied]')`},
+		// Warnings that are never violations: privileged containers under
+		// spec.privileged Warn, and policy/mirror.go mirrorWarnings.
+		{"warned", `(variables.privilegedWarn ? variables.privileged.map(v, v.m + ' [spec.privileged is Warn, so not denied]') : []) +
+(!variables.skip && variables.isMirror ? (` + unsetExpr("variables.spec") + ` ? [variables.specPath + '.securityContext.seccompProfile: not set on the mirror pod of a static pod, and seccomp-guard does not default mirror pods (the kubelet runs the static pod from its manifest file, so a default here would show a profile the pod does not run with); containers without a profile of their own run Unconfined unless the kubelet runs with --seccomp-default; set the profile in the static pod\'s manifest on the node'] : []) +
+  variables.violations.map(v, v.m + ' [a mirror pod: the kubelet runs its static pod anyway, so not denied; fix the static pod\'s manifest on the node]') : [])`},
 	}
 }

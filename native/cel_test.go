@@ -368,8 +368,8 @@ func TestCELCompileFailures(t *testing.T) {
 			unit: vap(func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
 				setVariable(p.Spec.Variables, "dpValue", "variables.nsAnnotations['seccomp-guard.io/default-profile'].strip()")
 			}),
-			wantAdmission: []string{`spec.variables\[16\] \(dpValue\): compilation failed: ERROR: <input>:1:66: undeclared reference to 'strip'`},
-			wantSchema:    []string{`spec.variables\[16\] \(dpValue\): ERROR: <input>:1:66: undeclared reference to 'strip'`},
+			wantAdmission: []string{`spec.variables\[17\] \(dpValue\): compilation failed: ERROR: <input>:1:66: undeclared reference to 'strip'`},
+			wantSchema:    []string{`spec.variables\[17\] \(dpValue\): ERROR: <input>:1:66: undeclared reference to 'strip'`},
 		},
 		{
 			name: "a misspelled field of the pod spec: only the schema check sees it",

@@ -2,8 +2,9 @@
 // a MutatingAdmissionPolicy and ValidatingAdmissionPolicies, served by the
 // API server itself at admissionregistration.k8s.io/v1, that apply the
 // static rules of policy/ with no webhook round trip: defaulting,
-// UnconfinedForbidden, InvalidLocalhostPath, exemptions, modes, the Windows
-// skip and workload templates. They read the ClusterSeccompPolicy "default"
+// UnconfinedForbidden, InvalidLocalhostPath, PrivilegedForbidden,
+// ProfileNotSet (the mutating policy did not run), mirror pods, exemptions,
+// modes, the Windows skip and workload templates. They read the ClusterSeccompPolicy "default"
 // as params and the namespace through namespaceObject.
 //
 // Everything that needs path.Match globs (ProfileNotAllowed, including a
@@ -133,7 +134,7 @@ func Build(prefix string) *Objects {
 		name := fmt.Sprintf("%s-%s", prefix, ma.mode)
 		o.ValidatingPolicies = append(o.ValidatingPolicies, &admissionregistrationv1.ValidatingAdmissionPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
-			ObjectMeta: meta(name, fmt.Sprintf("UnconfinedForbidden, InvalidLocalhostPath, InvalidDefaultProfile in namespaces of mode %s", ma.mode)),
+			ObjectMeta: meta(name, fmt.Sprintf("UnconfinedForbidden, InvalidLocalhostPath, InvalidDefaultProfile, PrivilegedForbidden, ProfileNotSet, mirror pods in namespaces of mode %s", ma.mode)),
 			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 				ParamKind:        paramKind,
 				MatchConstraints: matchResources(true),
@@ -174,9 +175,9 @@ func validations(mode v1alpha1.Mode) []admissionregistrationv1.Validation {
 			Reason: ptr.To(metav1.StatusReasonForbidden),
 		}}
 	}
-	msgs := "(variables.counted + variables.kept)"
+	msgs := "(variables.counted + variables.kept + variables.warned)"
 	if mode == v1alpha1.ModeWarn {
-		msgs = fmt.Sprintf("(variables.mode == '%s' ? variables.counted + variables.kept : variables.mode == '%s' ? variables.kept : [])", v1alpha1.ModeWarn, v1alpha1.ModeEnforce)
+		msgs = fmt.Sprintf("(variables.mode == '%s' ? variables.counted + variables.kept + variables.warned : variables.mode == '%s' ? variables.kept + variables.warned : [])", v1alpha1.ModeWarn, v1alpha1.ModeEnforce)
 		active = "variables.mode in " + celList([]v1alpha1.Mode{v1alpha1.ModeWarn, v1alpha1.ModeEnforce})
 	}
 	var out []admissionregistrationv1.Validation

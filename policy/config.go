@@ -29,6 +29,7 @@ type Policy struct {
 	StaleAfter           time.Duration
 	RejectAllowByDefault bool
 	Workloads            bool
+	Privileged           v1alpha1.PrivilegedAction
 }
 
 // DefaultPolicy is the policy used when no ClusterSeccompPolicy "default" exists.
@@ -57,6 +58,7 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 		StaleAfter:           v1alpha1.DefaultStaleAfter,
 		RejectAllowByDefault: v1alpha1.DefaultRejectAllowByDefault,
 		Workloads:            v1alpha1.DefaultWorkloads,
+		Privileged:           v1alpha1.DefaultPrivileged,
 	}
 	if obj == nil {
 		return p, nil
@@ -72,6 +74,14 @@ func Compile(obj *v1alpha1.ClusterSeccompPolicy) (*Policy, field.ErrorList) {
 		p.DefaultMode = spec.DefaultMode
 	default:
 		errs = append(errs, field.NotSupported(specPath.Child("defaultMode"), spec.DefaultMode, v1alpha1.Modes()))
+	}
+
+	switch {
+	case spec.Privileged == "":
+	case spec.Privileged.IsValid():
+		p.Privileged = spec.Privileged
+	default:
+		errs = append(errs, field.NotSupported(specPath.Child("privileged"), spec.Privileged, v1alpha1.PrivilegedActions()))
 	}
 
 	if ref := spec.DefaultProfile; ref != nil {

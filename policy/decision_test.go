@@ -7,7 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
@@ -138,38 +142,121 @@ func TestBrokenGlobsAllowNothing(t *testing.T) {
 }
 
 func TestFinalStage(t *testing.T) {
+	const notSet = `spec.securityContext.seccompProfile: not set, and seccomp-guard's mutating webhook, which would have set it to RuntimeDefault, was skipped (ProfileNotSet): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available`
 	const notRun = `spec.securityContext.seccompProfile: not set although seccomp-guard would have set it to RuntimeDefault: its mutating webhook did not run (is it available? its failurePolicy Ignore lets requests through without it); without a profile the containers run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest`
+	everyContainerSet := all(containerProfile(0, runtimeDefault()), containerProfile(1, runtimeDefault()), func(p *corev1.Pod) {
+		p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: runtimeDefault()}
+	})
 	tests := []struct {
 		name          string
 		mode          string
+		tweak         func(*corev1.Pod)
+		wantAllowed   bool
 		wantWarnings  []string
 		wantDefaulted string
 		wantAudit     map[string]string
 	}{
 		{
-			name:         "enforce: an unset profile means the mutating webhook did not run",
+			name:      "enforce: an unset profile means the mutating webhook was skipped, and is denied",
+			mode:      "enforce",
+			wantAudit: map[string]string{"mode": "enforce", "decision": "denied", "not-defaulted": "RuntimeDefault", "violations": notSet, "policy-generation": "default/1"},
+		},
+		{
+			name:         "warn: the same violation, as a warning",
+			mode:         "warn",
+			wantAllowed:  true,
+			wantWarnings: []string{notSet},
+			wantAudit:    map[string]string{"mode": "warn", "decision": "would-deny", "not-defaulted": "RuntimeDefault", "violations": notSet, "policy-generation": "default/1"},
+		},
+		{
+			name:         "enforce: every container sets its own profile, so only the sandbox lacks one: a warning",
 			mode:         "enforce",
+			tweak:        everyContainerSet,
+			wantAllowed:  true,
 			wantWarnings: []string{notRun},
 			wantAudit:    map[string]string{"mode": "enforce", "decision": "allowed", "not-defaulted": "RuntimeDefault", "warnings": notRun, "policy-generation": "default/1"},
 		},
 		{
 			name:          "audit: records what it would default",
 			mode:          "audit",
+			wantAllowed:   true,
 			wantDefaulted: "RuntimeDefault",
 			wantAudit:     map[string]string{"mode": "audit", "decision": "allowed", "would-default": "RuntimeDefault", "policy-generation": "default/1"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := create(basePod(), namespace(tc.mode))
+			req := create(tweakPod(tc.tweak), namespace(tc.mode))
 			req.Final = true
 			d := Evaluate(compile(t, nil), nil, req)
 			assert.Empty(t, d.Patches)
+			assert.Equal(t, tc.wantAllowed, d.Allowed())
 			assert.Equal(t, tc.wantDefaulted, d.Defaulted)
 			assert.Equal(t, tc.wantWarnings, d.ResponseWarnings())
 			assert.Equal(t, tc.wantAudit, d.AuditAnnotations)
 		})
 	}
+}
+
+// TestProfileNotSet: the validating stage denies an unset profile only where
+// the mutating webhook would have set it.
+func TestProfileNotSet(t *testing.T) {
+	enforce := namespace("enforce")
+	final := func(r Request) Request { r.Final = true; return r }
+	dep := func(tweak func(*corev1.Pod)) *appsv1.Deployment {
+		return workloads(tweakPod(tweak))["Deployment"].(*appsv1.Deployment)
+	}
+	update := func(newObj, oldObj runtime.Object) Request {
+		r := final(create(newObj, enforce))
+		r.Operation, r.OldObject = admissionv1.Update, oldObj
+		return r
+	}
+	const tmplNotSet = `spec.template.spec.securityContext.seccompProfile: not set, and seccomp-guard's mutating webhook, which would have set it to RuntimeDefault, was skipped (ProfileNotSet): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available`
+	newImage := func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx:2" }
+	owned := dep(nil)
+	owned.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "App", Name: "a", UID: "u", Controller: ptr(true)}}
+	runCases(t, []evalCase{
+		{
+			name:           "a Deployment template",
+			req:            final(create(dep(nil), enforce)),
+			wantViolations: []string{tmplNotSet},
+		},
+		{
+			name: "a Localhost namespace default is named",
+			req: final(create(basePod(), Namespace{Name: "shop", Labels: map[string]string{ModeLabel: "enforce"},
+				Annotations: map[string]string{DefaultProfileAnnotation: "localhost/profiles/p.json"}})),
+			wantViolations: []string{`spec.securityContext.seccompProfile: not set, and seccomp-guard's mutating webhook, which would have set it to localhost/profiles/p.json, was skipped (ProfileNotSet): it was unavailable or too slow and its failurePolicy Ignore let the request through, or another mutating webhook removed the field; containers without a profile of their own would run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest, or retry when the mutating webhook is available`},
+		},
+		{
+			name:        "a controller-owned workload is never defaulted, so never denied",
+			req:         final(create(owned, enforce)),
+			wantAllowed: true,
+		},
+		{
+			name:        "a workload UPDATE that does not change the template is not defaulted, so not denied",
+			req:         update(dep(nil), dep(nil)),
+			wantAllowed: true,
+		},
+		{
+			name:         "a workload UPDATE of a template that already had no profile ratchets: scaling an old Deployment works",
+			req:          update(dep(newImage), dep(nil)),
+			wantWarnings: []string{tmplNotSet + " [already present before this update, so not denied]"},
+			wantAllowed:  true,
+		},
+		{
+			name:           "a workload UPDATE that removes the profile is denied",
+			req:            update(dep(newImage), dep(podProfile(runtimeDefault()))),
+			wantViolations: []string{tmplNotSet},
+		},
+		{
+			name: "a mirror pod is never denied",
+			req: final(create(tweakPod(func(p *corev1.Pod) {
+				p.Annotations = map[string]string{corev1.MirrorPodAnnotationKey: "abc"}
+			}), enforce)),
+			wantWarnings: []string{mirrorUnset},
+			wantAllowed:  true,
+		},
+	})
 }
 
 func TestSkippedKeepsNamespaceWarnings(t *testing.T) {

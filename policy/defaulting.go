@@ -12,7 +12,8 @@ package policy
 // UPDATE that changes the pod template (defaulting must never start a
 // rollout by itself); never on an object other than a Pod that a controller
 // owns (a ReplicaSet of a Deployment, a Job of a CronJob: the owner compares
-// templates and would fight the change). Container-level fields are never
+// templates and would fight the change), nor on a mirror pod (mirror.go).
+// Container-level fields are never
 // touched. The patch is minimal: it adds securityContext where it is absent,
 // else only securityContext/seccompProfile, so fields unknown to this
 // version of the Kubernetes API survive.
@@ -99,6 +100,9 @@ func needsDefault(req *Request, src *podSource) bool {
 	}
 	if !src.isPod && hasControllerOwner(src.meta) {
 		return false
+	}
+	if isMirrorPod(src) {
+		return false // mirror.go
 	}
 	switch req.Operation {
 	case admissionv1.Create:

@@ -12,11 +12,14 @@
 //	mode.go              namespace mode (label, else spec.defaultMode)
 //	skip.go              operations, subresources, exemptions, Windows pods
 //	defaulting.go        pod-level seccompProfile defaulting as JSON patches
+//	not_set.go           ProfileNotSet (validating stage: the mutating webhook was skipped)
+//	mirror.go            mirror pods: never defaulted, violations become warnings
 //	unconfined.go        UnconfinedForbidden
 //	localhost_path.go    InvalidLocalhostPath
 //	allowed_profiles.go  ProfileNotAllowed
 //	candidates.go        the nodes a pod can run on
 //	coverage.go          ProfileMissing, ProfileInvalid, ProfileAllowByDefault, InventoryUnknown, drift
+//	privileged.go        PrivilegedForbidden (spec.privileged Deny | Warn)
 //	legacy.go            legacy seccomp annotations (warning only)
 //	ratchet.go           UPDATE ratchet for workloads
 package policy

@@ -68,12 +68,16 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 				Message: problem,
 			}
 		case req.Final && mode != v1alpha1.ModeAudit:
-			// The mutating webhook should have set it. It did not run (it
-			// is down and its failurePolicy is Ignore) or another mutating
-			// webhook removed the field.
-			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: not set although seccomp-guard would have set it to %s: its mutating webhook did not run (is it available? its failurePolicy Ignore lets requests through without it); without a profile the containers run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest",
-				src.specPath.Child("securityContext", "seccompProfile"), profileString(sp)))
+			// The mutating webhook should have set it. It was skipped (it
+			// is down or too slow and its failurePolicy is Ignore) or
+			// another mutating webhook removed the field.
 			d.notDefaulted = profileString(sp)
+			if containersWithoutProfile(spec) {
+				defaultViolation = profileNotSetViolation(&src, sp)
+			} else {
+				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: not set although seccomp-guard would have set it to %s: its mutating webhook did not run (is it available? its failurePolicy Ignore lets requests through without it); without a profile the containers run Unconfined unless the kubelet runs with --seccomp-default; set it in the manifest",
+					src.specPath.Child("securityContext", "seccompProfile"), profileString(sp)))
+			}
 		default:
 			d.Defaulted = profileString(sp)
 			if mode != v1alpha1.ModeAudit {
@@ -100,10 +104,17 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 	if req.Operation == admissionv1.Update && !src.isPod && len(vs) > 0 {
 		if old, ok := extractPodSource(req.OldObject); ok && old.spec != nil {
 			oldVs, _ := validate(p, view, req.Now, &old, old.spec, req.Namespace.Name, nil)
+			if containersWithoutProfile(old.spec) {
+				oldVs = append(oldVs, Violation{Reason: ReasonProfileNotSet})
+			}
 			var kept []string
 			vs, kept = ratchet(vs, oldVs)
 			d.Warnings = append(d.Warnings, kept...)
 		}
+	}
+	if isMirrorPod(&src) {
+		d.Warnings = append(d.Warnings, mirrorWarnings(&src, vs)...)
+		vs = nil
 	}
 	d.Violations = vs
 	return finish(p, d)
@@ -113,9 +124,6 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 // limits the check to the containers it accepts (and leaves out the pod level).
 func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *corev1.PodSpec, namespace string, only func(string) bool) ([]Violation, []string) {
 	places := explicitProfiles(spec, src.specPath, only)
-	if len(places) == 0 {
-		return nil, nil
-	}
 	vs := checkUnconfined(places, namespace)
 	var ws []string
 	var cands *candidates
@@ -143,7 +151,8 @@ func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *cor
 		vs = append(vs, cvs...)
 		ws = append(ws, cws...)
 	}
-	return vs, ws
+	pvs, pws := checkPrivileged(p, spec, src.specPath, only, namespace)
+	return append(vs, pvs...), append(ws, pws...)
 }
 
 // newEphemeralContainers accepts the ephemeral containers the old pod did not have.

@@ -56,6 +56,7 @@ func goldenCases() []goldenCase {
 		{name: "localhost-missing", tweak: all(pinned("node-b"), podProfile(localhost(prof)))},
 		{name: "localhost-invalid", tweak: all(pinned("node-c"), podProfile(localhost(prof)))},
 		{name: "localhost-allow-by-default", tweak: all(pinned("node-d"), podProfile(localhost(prof)))},
+		{name: "privileged-runtimedefault", tweak: all(podProfile(runtimeDefault()), privilegedContainer(0))},
 	}
 }
 

@@ -25,6 +25,13 @@ const (
 	// ReasonInvalidDefaultProfile: the namespace's default-profile annotation
 	// cannot be injected, so the pod is left without a profile.
 	ReasonInvalidDefaultProfile Reason = "InvalidDefaultProfile"
+	// ReasonPrivilegedForbidden: a privileged container runs with no
+	// seccomp filter whatever its profile (privileged.go).
+	ReasonPrivilegedForbidden Reason = "PrivilegedForbidden"
+	// ReasonProfileNotSet: at the validating stage, the profile is still
+	// unset where the mutating webhook would have set it, so the mutating
+	// webhook was skipped (evaluate.go).
+	ReasonProfileNotSet Reason = "ProfileNotSet"
 )
 
 // Violation is one broken rule.
@@ -97,7 +104,9 @@ type Request struct {
 	// Final is true for the validating webhook: the object is what will be
 	// stored, after every mutating webhook. The engine then does not assume
 	// that its defaulting happened: in warn and enforce an unset profile
-	// means the mutating webhook did not run, which earns a warning. In audit
+	// where the mutating webhook would have set it means that webhook was
+	// skipped: a ProfileNotSet violation when a container is left without a
+	// profile, a warning when every container has its own. In audit
 	// mode, and when Final is false (the mutating webhook, the CLI), it
 	// evaluates the object as its defaulting leaves it.
 	Final bool

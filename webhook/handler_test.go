@@ -280,8 +280,11 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_, val := newHandlers(reg)
 	val.Handle(context.Background(), podRequest(t, "shop", &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}))
+	// A pod without a profile is denied at the validating stage (ProfileNotSet: the mutating webhook did not run).
 	val.Handle(context.Background(), podRequest(t, "shop", nil))
+	val.Handle(context.Background(), podRequest(t, "shop", &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}))
 	assert.InDelta(t, 1, testutil.ToFloat64(val.Metrics.(*Metrics).requests.WithLabelValues("validate", "Pod", "CREATE", "enforce", "denied", "UnconfinedForbidden")), 0)
+	assert.InDelta(t, 1, testutil.ToFloat64(val.Metrics.(*Metrics).requests.WithLabelValues("validate", "Pod", "CREATE", "enforce", "denied", "ProfileNotSet")), 0)
 	assert.InDelta(t, 1, testutil.ToFloat64(val.Metrics.(*Metrics).requests.WithLabelValues("validate", "Pod", "CREATE", "enforce", "allowed", "")), 0)
 	n, err := testutil.GatherAndCount(reg, "seccomp_guard_admission_duration_seconds")
 	require.NoError(t, err)

@@ -61,6 +61,18 @@ const (
 	UnknownNodesAllow UnknownNodes = "Allow"
 )
 
+// PrivilegedAction says what a privileged container means: the container
+// runtime runs it with no seccomp filter, whatever its profile says.
+// +kubebuilder:validation:Enum=Deny;Warn
+type PrivilegedAction string
+
+const (
+	// PrivilegedDeny makes a privileged container a violation (PrivilegedForbidden).
+	PrivilegedDeny PrivilegedAction = "Deny"
+	// PrivilegedWarn admits it with a warning.
+	PrivilegedWarn PrivilegedAction = "Warn"
+)
+
 // SeccompProfileRef names a seccomp profile to inject.
 // +kubebuilder:validation:XValidation:rule="self.type == 'Localhost' ? has(self.localhostProfile) && size(self.localhostProfile) > 0 : !has(self.localhostProfile)",message="localhostProfile must be set when type is Localhost, and only then"
 type SeccompProfileRef struct {
@@ -146,6 +158,16 @@ type ClusterSeccompPolicySpec struct {
 	// Defaults to RuntimeDefault.
 	// +optional
 	DefaultProfile *SeccompProfileRef `json:"defaultProfile,omitempty"`
+
+	// Privileged says what a container with securityContext.privileged: true
+	// means. The container runtime runs a privileged container with no
+	// seccomp filter whatever its seccompProfile says, so Deny (the default)
+	// makes it a violation (PrivilegedForbidden) and Warn admits it with a
+	// warning. Exempt the namespaces that need privileged pods (CNI, CSI and
+	// GPU DaemonSets) with spec.exemptions.namespaces.
+	// +optional
+	// +kubebuilder:default=Deny
+	Privileged PrivilegedAction `json:"privileged,omitempty"`
 
 	// Exemptions are admitted unchanged.
 	// +optional

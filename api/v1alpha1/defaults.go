@@ -16,6 +16,7 @@ const (
 	DefaultStaleAfter           = 5 * time.Minute
 	DefaultRejectAllowByDefault = true
 	DefaultWorkloads            = true
+	DefaultPrivileged           = PrivilegedDeny
 )
 
 // DefaultProfileRef is injected where nothing else says which profile to use.
@@ -42,6 +43,14 @@ func UnknownNodesValues() []UnknownNodes {
 
 // IsValid reports whether u is one of UnknownNodesValues.
 func (u UnknownNodes) IsValid() bool { return slices.Contains(UnknownNodesValues(), u) }
+
+// PrivilegedActions lists the values of spec.privileged.
+func PrivilegedActions() []PrivilegedAction {
+	return []PrivilegedAction{PrivilegedDeny, PrivilegedWarn}
+}
+
+// IsValid reports whether a is one of PrivilegedActions.
+func (a PrivilegedAction) IsValid() bool { return slices.Contains(PrivilegedActions(), a) }
 
 // LocalhostPrefix starts the annotation form of a Localhost profile:
 // localhost/<path relative to the kubelet's seccomp root>.

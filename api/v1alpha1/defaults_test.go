@@ -34,6 +34,16 @@ func TestDefaultsMatchCRD(t *testing.T) {
 	assert.True(t, DefaultRejectAllowByDefault)
 	assert.Equal(t, "true", def(spec.Properties["workloads"]))
 	assert.True(t, DefaultWorkloads)
+	assert.Equal(t, `"`+string(DefaultPrivileged)+`"`, def(spec.Properties["privileged"]))
+	var actions []string
+	for _, a := range spec.Properties["privileged"].Enum {
+		actions = append(actions, string(a.Raw))
+	}
+	var wantActions []string
+	for _, a := range PrivilegedActions() {
+		wantActions = append(wantActions, `"`+string(a)+`"`)
+	}
+	assert.ElementsMatch(t, wantActions, actions, "the PrivilegedAction enum marker and PrivilegedActions() differ")
 	var modes []string
 	for _, m := range spec.Properties["defaultMode"].Enum {
 		modes = append(modes, string(m.Raw))

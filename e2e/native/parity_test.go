@@ -56,6 +56,28 @@ func sp(t corev1.SeccompProfileType, lp ...string) *corev1.SeccompProfile {
 
 type podTweak func(*corev1.PodSpec)
 
+// privileged makes container i privileged (-1: the init container).
+func privileged(i int) podTweak {
+	return func(s *corev1.PodSpec) {
+		c := &s.InitContainers[0]
+		if i >= 0 {
+			c = &s.Containers[i]
+		}
+		if c.SecurityContext == nil {
+			c.SecurityContext = &corev1.SecurityContext{}
+		}
+		c.SecurityContext.Privileged = ptr(true)
+	}
+}
+
+// mirrorPod is a pod with the kubelet's mirror annotation.
+func mirrorPod(tweaks ...podTweak) func(string) client.Object {
+	return func(ns string) client.Object {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: ns, Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "mirror"}},
+			Spec: podSpec(append([]podTweak{func(s *corev1.PodSpec) { s.NodeName = "node-a" }}, tweaks...)...)}
+	}
+}
+
 func podLevel(p *corev1.SeccompProfile) podTweak {
 	return func(s *corev1.PodSpec) { s.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: p} }
 }
@@ -200,6 +222,22 @@ func corpus() []parityCase {
 				o.(*appsv1.Deployment).Spec.Template.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{SeccompProfile: unconfined}
 			},
 		},
+		{name: "privileged container with RuntimeDefault is denied", mode: "enforce", obj: pod(podLevel(runtimeDefault), container(0, runtimeDefault), privileged(0))},
+		{name: "privileged container without a profile: defaulted and denied", mode: "enforce", obj: pod(privileged(1))},
+		{name: "privileged init container in warn mode", mode: "warn", obj: pod(privileged(-1), container(0, unconfined))},
+		{name: "privileged in a Deployment template", mode: "enforce", obj: deployment(privileged(0))},
+		{
+			name: "Deployment UPDATE keeps an old privileged container as a warning", mode: "enforce", obj: deployment(privileged(0)),
+			update: func(o client.Object) { o.(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Image = "nginx:2" },
+		},
+		{
+			name: "Deployment UPDATE making a container privileged is denied", mode: "enforce", obj: deployment(privileged(0)),
+			update: func(o client.Object) {
+				o.(*appsv1.Deployment).Spec.Template.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)}
+			},
+		},
+		{name: "mirror pod is not defaulted, and warned", mode: "enforce", obj: mirrorPod()},
+		{name: "mirror pod with Unconfined and privileged is warned, not denied", mode: "enforce", obj: mirrorPod(podLevel(runtimeDefault), container(0, unconfined), privileged(1))},
 		{
 			name: "pod UPDATE of labels on a non-compliant pod", mode: "enforce", obj: pod(podLevel(unconfined)),
 			update: func(o client.Object) { o.SetLabels(map[string]string{"touched": "yes"}) },

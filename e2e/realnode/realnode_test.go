@@ -204,3 +204,36 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// A privileged container runs with no seccomp filter whatever its profile
+// says: that is why spec.privileged defaults to Deny. In enforce the pod is
+// refused (PrivilegedForbidden); in warn it is admitted, and its privileged
+// container reports Seccomp: 0 under RuntimeDefault while its unprivileged
+// sibling reports 2.
+func TestPrivilegedRunsUnfiltered(t *testing.T) {
+	withGuard(t)
+	ctx := context.Background()
+	privilegedPod := func(ns string) *corev1.Pod {
+		pod := busyboxPod(ns, "privileged", showSeccomp)
+		pod.Spec.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+		pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: new(true)}
+		sibling := pod.Spec.Containers[0]
+		sibling.Name, sibling.SecurityContext = "filtered", nil
+		pod.Spec.Containers = append(pod.Spec.Containers, sibling)
+		return pod
+	}
+
+	enforced := namespace(t, "privileged-enforce", "enforce")
+	err := node.Client.Create(ctx, privilegedPod(enforced))
+	require.Error(t, err)
+	require.True(t, apierrors.IsForbidden(err), "want Forbidden, got %v", err)
+	assert.Contains(t, err.Error(), `spec.containers[0].securityContext.privileged: true runs the container with no seccomp filter, whatever its seccompProfile says (the container runtime skips seccomp for privileged containers) (PrivilegedForbidden)`)
+
+	ns := namespace(t, "privileged-warn", "warn")
+	pod := privilegedPod(ns)
+	require.NoError(t, node.Client.Create(ctx, pod), "warn mode admits the privileged pod")
+	assert.Equal(t, &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}, pod.Spec.SecurityContext.SeccompProfile)
+	waitPod(t, ns, pod.Name, 60*time.Second, "Running", running)
+	assert.Contains(t, waitLog(t, ns, pod.Name, "main", "Seccomp:"), "Seccomp:\t0", "the privileged container runs unfiltered although its profile is RuntimeDefault")
+	assert.Contains(t, waitLog(t, ns, pod.Name, "filtered", "Seccomp:"), "Seccomp:\t2", "its unprivileged sibling runs filtered")
+}
