@@ -101,7 +101,7 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 		d.Warnings = append(d.Warnings, legacyAnnotationWarnings(&src)...)
 	}
 
-	if req.Operation == admissionv1.Update && !src.isPod && len(vs) > 0 {
+	if req.Operation == admissionv1.Update && (!src.isPod || ungates(&req)) && len(vs) > 0 {
 		if old, ok := extractPodSource(req.OldObject); ok && old.spec != nil {
 			oldVs, _ := validate(p, view, req.Now, &old, old.spec, req.Namespace.Name, nil)
 			if containersWithoutProfile(old.spec) {

@@ -9,7 +9,8 @@ package policy
 // Skips: DELETE and CONNECT (SkipOperation, which the webhook asks before
 // it decodes the object); pod subresources other than ephemeralcontainers
 // (status, binding, ...); UPDATE of a pod itself (its seccomp fields are
-// immutable, and denying would block label and finalizer changes); exempt
+// immutable, and denying would block label and finalizer changes), except
+// the one that removes its last scheduling gate (scheduling_gates.go); exempt
 // namespaces, users and runtime classes; Windows pods (the API forbids
 // seccomp fields there); workload kinds when spec.workloads is false.
 
@@ -42,7 +43,7 @@ func skipReason(p *Policy, req *Request, src *podSource) string {
 	if req.SubResource != "" && !(src.isPod && req.SubResource == EphemeralContainersSubresource) {
 		return fmt.Sprintf("subresource %q does not carry seccomp profiles", req.SubResource)
 	}
-	if src.isPod && req.Operation == admissionv1.Update && req.SubResource == "" {
+	if src.isPod && req.Operation == admissionv1.Update && req.SubResource == "" && !ungates(req) {
 		return "a pod's seccomp profiles are immutable after creation"
 	}
 	if !src.isPod && !p.Workloads {

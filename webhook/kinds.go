@@ -56,3 +56,29 @@ func Rules() []admissionregistrationv1.RuleWithOperations {
 	}
 	return out
 }
+
+// GatedWebhookName names the validating webhook that receives the pod
+// UPDATEs removing a pod's last scheduling gate.
+const GatedWebhookName = "validate-gated.seccomp-guard.io"
+
+// GatedPodRules are the rules of that webhook: pods on UPDATE. Its
+// matchConditions (GatedPodMatchConditions) let through only the UPDATE that
+// removes the last scheduling gate, so other pod UPDATEs never reach the
+// webhook and never wait for it (policy/scheduling_gates.go).
+func GatedPodRules() []admissionregistrationv1.RuleWithOperations {
+	scope := admissionregistrationv1.NamespacedScope
+	for _, k := range policy.Kinds() {
+		if k.IsPod() {
+			return []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{k.Group}, APIVersions: []string{k.Version}, Resources: []string{k.Resource}, Scope: &scope},
+			}}
+		}
+	}
+	return nil
+}
+
+// GatedPodMatchConditions are the matchConditions of the gated-pod webhook.
+func GatedPodMatchConditions() []admissionregistrationv1.MatchCondition {
+	return []admissionregistrationv1.MatchCondition{{Name: "removes-last-scheduling-gate", Expression: policy.UngatingMatchCondition}}
+}

@@ -100,7 +100,14 @@ func TestDefaults(t *testing.T) {
 
 	t.Run("validating webhook", func(t *testing.T) {
 		cfg := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
-		require.Len(t, cfg.Webhooks, 1)
+		require.Len(t, cfg.Webhooks, 2)
+		gated := cfg.Webhooks[1]
+		assert.Equal(t, webhook.GatedWebhookName, gated.Name)
+		assert.Equal(t, webhook.GatedPodRules(), gated.Rules)
+		assert.Equal(t, webhook.GatedPodMatchConditions(), gated.MatchConditions)
+		assert.Equal(t, cfg.Webhooks[0].ClientConfig, gated.ClientConfig)
+		assert.Equal(t, cfg.Webhooks[0].NamespaceSelector, gated.NamespaceSelector)
+		assert.Equal(t, new(admissionregistrationv1.Fail), gated.FailurePolicy)
 		w := cfg.Webhooks[0]
 		assert.Equal(t, framework.ValidatingWebhookName, w.Name)
 		assert.Equal(t, &admissionregistrationv1.ServiceReference{

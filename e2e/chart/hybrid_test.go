@@ -12,6 +12,7 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/internal/nativechart"
 	"github.com/seccomp-guard/seccomp-guard/native"
+	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
 var nativeKinds = []string{"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
@@ -46,7 +47,9 @@ func TestHybrid(t *testing.T) {
 			assert.Nil(t, find(objs, "MutatingWebhookConfiguration", fullname), "hybrid renders no mutating webhook")
 
 			cfg := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, objs, "ValidatingWebhookConfiguration", fullname)
-			require.Len(t, cfg.Webhooks, 1)
+			require.Len(t, cfg.Webhooks, 2)
+			assert.Equal(t, append(webhook.GatedPodMatchConditions(), native.WebhookMatchConditions()...), cfg.Webhooks[1].MatchConditions,
+				"the gated-pod webhook also takes only Localhost pods in hybrid mode")
 			w := cfg.Webhooks[0]
 			assert.Equal(t, framework.ValidatingWebhookName, w.Name)
 			assert.Equal(t, native.WebhookMatchConditions(), w.MatchConditions)

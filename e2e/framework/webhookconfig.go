@@ -100,11 +100,17 @@ func InstallWebhookConfigsWith(ctx context.Context, c client.Client, w *Webhook,
 			AdmissionReviewVersions: []string{"v1"},
 		}},
 	}
+	// The pod UPDATE that removes the last scheduling gate, and no other pod
+	// UPDATE (webhook.GatedPodMatchConditions).
+	gated := validating.Webhooks[0]
+	gated.Name, gated.Rules, gated.MatchConditions = webhook.GatedWebhookName, webhook.GatedPodRules(), webhook.GatedPodMatchConditions()
 	objs := []client.Object{mutating, validating}
 	if opts.Hybrid {
 		validating.Webhooks[0].MatchConditions = native.WebhookMatchConditions()
+		gated.MatchConditions = append(gated.MatchConditions, native.WebhookMatchConditions()...)
 		objs = []client.Object{validating}
 	}
+	validating.Webhooks = append(validating.Webhooks, gated)
 	for _, obj := range objs {
 		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("creating %T: %w", obj, err)

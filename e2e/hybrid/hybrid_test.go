@@ -101,8 +101,9 @@ func TestOnlyTheValidatingWebhookIsRegistered(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "MutatingWebhookConfiguration: %v", err)
 	var v admissionregistrationv1.ValidatingWebhookConfiguration
 	require.NoError(t, k8s.Get(ctx, client.ObjectKey{Name: framework.WebhookConfigName}, &v))
-	require.Len(t, v.Webhooks, 1)
+	require.Len(t, v.Webhooks, 2) // the validating webhook and the gated-pod webhook
 	assert.NotEmpty(t, v.Webhooks[0].MatchConditions)
+	assert.NotEmpty(t, v.Webhooks[1].MatchConditions)
 }
 
 // Pods and workloads without a Localhost profile are defaulted and checked by

@@ -85,6 +85,29 @@ func Files() (map[string][]byte, error) {
 	rulesTpl.WriteString("{{- define \"seccomp-guard.webhookRules\" -}}\n")
 	rulesTpl.Write(rules)
 	rulesTpl.WriteString("{{- end -}}\n")
+	gatedRules, err := yaml.Marshal(map[string]any{"rules": webhook.GatedPodRules()})
+	if err != nil {
+		return nil, err
+	}
+	rulesTpl.WriteString("{{/* The rules of the webhook for the pod UPDATE that removes the last scheduling gate. */}}\n")
+	rulesTpl.WriteString("{{- define \"seccomp-guard.gatedPodRules\" -}}\n")
+	rulesTpl.Write(gatedRules)
+	rulesTpl.WriteString("{{- end -}}\n")
+	for _, v := range []struct {
+		name  string
+		conds []admissionregistrationv1.MatchCondition
+	}{
+		{"seccomp-guard.gatedPodMatchConditions", webhook.GatedPodMatchConditions()},
+		{"seccomp-guard.gatedPodHybridMatchConditions", append(webhook.GatedPodMatchConditions(), native.WebhookMatchConditions()...)},
+	} {
+		mc, err := yaml.Marshal(map[string]any{"matchConditions": v.conds})
+		if err != nil {
+			return nil, err
+		}
+		rulesTpl.WriteString("{{- define \"" + v.name + "\" -}}\n")
+		rulesTpl.WriteString(escape(string(mc)))
+		rulesTpl.WriteString("{{- end -}}\n")
+	}
 
 	out := map[string][]byte{PoliciesFile: pol.Bytes(), HelpersFile: helpers.Bytes(), RulesFile: rulesTpl.Bytes()}
 	for name, b := range out {

@@ -56,3 +56,38 @@ rules:
   - podtemplates
   scope: Namespaced
 {{- end -}}
+{{/* The rules of the webhook for the pod UPDATE that removes the last scheduling gate. */}}
+{{- define "seccomp-guard.gatedPodRules" -}}
+rules:
+- apiGroups:
+  - ""
+  apiVersions:
+  - v1
+  operations:
+  - UPDATE
+  resources:
+  - pods
+  scope: Namespaced
+{{- end -}}
+{{- define "seccomp-guard.gatedPodMatchConditions" -}}
+matchConditions:
+- expression: request.operation == 'UPDATE' && oldObject != null && object != null
+    && has(oldObject.spec.schedulingGates) && size(oldObject.spec.schedulingGates)
+    > 0 && (!has(object.spec.schedulingGates) || size(object.spec.schedulingGates)
+    == 0)
+  name: removes-last-scheduling-gate
+{{- end -}}
+{{- define "seccomp-guard.gatedPodHybridMatchConditions" -}}
+matchConditions:
+- expression: request.operation == 'UPDATE' && oldObject != null && object != null
+    && has(oldObject.spec.schedulingGates) && size(oldObject.spec.schedulingGates)
+    > 0 && (!has(object.spec.schedulingGates) || size(object.spec.schedulingGates)
+    == 0)
+  name: removes-last-scheduling-gate
+- expression: |-
+    object != null && [(object == null ? null : object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec.template.spec) ? object.spec.jobTemplate.spec.template.spec : null) : object.kind == 'PodTemplate' ? (has(object.template) && has(object.template.spec) ? object.template.spec : null) : (has(object.spec.template) && has(object.spec.template.spec) ? object.spec.template.spec : null))].exists(s, s != null && ((has(s.securityContext) && has(s.securityContext.seccompProfile) && has(s.securityContext.seccompProfile.type) && string(s.securityContext.seccompProfile.type) == 'Localhost') ||
+     (has(s.containers) && s.containers.exists(c, (has(c.securityContext) && has(c.securityContext.seccompProfile) && has(c.securityContext.seccompProfile.type) && string(c.securityContext.seccompProfile.type) == 'Localhost'))) ||
+     (has(s.initContainers) && s.initContainers.exists(c, (has(c.securityContext) && has(c.securityContext.seccompProfile) && has(c.securityContext.seccompProfile.type) && string(c.securityContext.seccompProfile.type) == 'Localhost'))) ||
+     (has(s.ephemeralContainers) && s.ephemeralContainers.exists(c, (has(c.securityContext) && has(c.securityContext.seccompProfile) && has(c.securityContext.seccompProfile.type) && string(c.securityContext.seccompProfile.type) == 'Localhost')))))
+  name: references-localhost-profile
+{{- end -}}
