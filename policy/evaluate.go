@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,11 +190,25 @@ func finish(p *Policy, d Decision) Decision {
 		a[AuditNotDflt] = d.notDefaulted
 	}
 	if len(d.Violations) > 0 {
-		a[AuditViolations] = strings.Join(d.Messages(), "\n")
+		a[AuditViolations] = strings.Join(CapList(d.Messages()), "\n")
 	}
 	if len(d.Warnings) > 0 {
-		a[AuditWarnings] = strings.Join(d.Warnings, "\n")
+		a[AuditWarnings] = strings.Join(CapList(d.Warnings), "\n")
 	}
 	d.AuditAnnotations = a
 	return d
+}
+
+// MaxListed is how many violations or warnings a denial message or an audit
+// annotation lists before it counts the rest: an object with thousands of
+// containers must not make a response or an audit event that large.
+const MaxListed = 20
+
+// CapList returns the first MaxListed messages and, when there are more,
+// "and N more".
+func CapList(msgs []string) []string {
+	if len(msgs) <= MaxListed {
+		return msgs
+	}
+	return append(slices.Clone(msgs[:MaxListed]), fmt.Sprintf("and %d more", len(msgs)-MaxListed))
 }

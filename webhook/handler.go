@@ -228,7 +228,7 @@ func denialMessage(d *policy.Decision, req admission.Request) string {
 	if len(msgs) == 1 {
 		return fmt.Sprintf("%s is forbidden by seccomp-guard: %s", what, msgs[0])
 	}
-	return fmt.Sprintf("%s is forbidden by seccomp-guard (%d violations): %s", what, len(msgs), strings.Join(msgs, "; "))
+	return fmt.Sprintf("%s is forbidden by seccomp-guard (%d violations): %s", what, len(msgs), strings.Join(policy.CapList(msgs), "; "))
 }
 
 func decode(newObj func() runtime.Object, raw runtime.RawExtension, which string) (runtime.Object, error) {

@@ -321,7 +321,7 @@ func TestMetricsDecision(t *testing.T) {
 				r.Operation, r.SubResource = admissionv1.Connect, "exec"
 				return r
 			},
-			want: []string{"mutate", "PodExecOptions", "CONNECT", "", "skipped", ""},
+			want: []string{"mutate", "other", "CONNECT", "", "skipped", ""}, // kinds outside policy.Kinds share the label "other"
 		},
 		{
 			name: "a kind seccomp-guard does not handle is skipped",
@@ -331,7 +331,7 @@ func TestMetricsDecision(t *testing.T) {
 				r.Resource.Resource = "configmaps"
 				return r
 			},
-			want: []string{"validate", "ConfigMap", "CREATE", "", "skipped", ""},
+			want: []string{"validate", "other", "CREATE", "", "skipped", ""},
 		},
 		{
 			name: "the engine's own skip is skipped, with the namespace's mode",

@@ -43,6 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Record implements Recorder.
 func (m *Metrics) Record(webhook, kind, operation string, d *policy.Decision, elapsed time.Duration) {
 	m.latency.WithLabelValues(webhook).Observe(elapsed.Seconds())
+	kind, operation = boundedLabel(kind, knownKinds), boundedLabel(operation, knownOperations)
 	mode, verdict := "", "error"
 	if d != nil {
 		mode, verdict = string(d.Mode), d.Verdict()
@@ -59,4 +60,25 @@ func (m *Metrics) Record(webhook, kind, operation string, d *policy.Decision, el
 		seen[v.Reason] = true
 		m.requests.WithLabelValues(webhook, kind, operation, mode, verdict, string(v.Reason)).Inc()
 	}
+}
+
+// Label values a caller controls (request.kind.kind, request.operation) are
+// mapped to a fixed set, with "other" for the rest, so that a flood of
+// invented kinds cannot grow the number of series.
+var (
+	knownKinds = func() map[string]bool {
+		m := map[string]bool{}
+		for _, k := range policy.Kinds() {
+			m[k.Kind] = true
+		}
+		return m
+	}()
+	knownOperations = map[string]bool{"CREATE": true, "UPDATE": true, "DELETE": true, "CONNECT": true}
+)
+
+func boundedLabel(value string, known map[string]bool) string {
+	if known[value] {
+		return value
+	}
+	return "other"
 }

@@ -246,8 +246,8 @@ func setUpPolicy(mgr manager.Manager, fallbackMode v1alpha1.Mode) (*PolicyStore,
 // registerHandlers serves the two webhooks on their paths.
 func registerHandlers(mgr manager.Manager, shared Evaluator) {
 	server := mgr.GetWebhookServer()
-	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{shared}, RecoverPanic: new(true)})
-	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{shared}, RecoverPanic: new(true)})
+	server.Register(MutatePath, guardReviews(&admission.Webhook{Handler: &MutatingHandler{shared}, RecoverPanic: new(true)}))
+	server.Register(ValidatePath, guardReviews(&admission.Webhook{Handler: &ValidatingHandler{shared}, RecoverPanic: new(true)}))
 }
 
 // addProbes adds /healthz and /readyz: ready once the webhook server

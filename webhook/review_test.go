@@ -1,0 +1,87 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// allowAll admits everything: a malformed review must never get this far.
+type allowAll struct{}
+
+func (allowAll) Handle(context.Context, admission.Request) admission.Response {
+	return admission.Allowed("reached the handler")
+}
+
+// TestMalformedReviews: reviews the API server never sends get a 400 that
+// says what is wrong, never allowed: true.
+func TestMalformedReviews(t *testing.T) {
+	const pod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}`
+	const req = `"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","object":`
+	tests := []struct {
+		name        string
+		body        string
+		wantCode    int32
+		wantMessage string
+		wantAllowed bool
+	}{
+		{name: "null body", body: `null`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: the body is a "" "", not a admission.k8s.io/v1 AdmissionReview; register the webhook with admissionReviewVersions [v1]`},
+		{name: "no request", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: the AdmissionReview carries no request`},
+		{name: "v1beta1", body: `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{` + req + pod + `}}`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: the body is a "admission.k8s.io/v1beta1" "AdmissionReview", not a admission.k8s.io/v1 AdmissionReview; register the webhook with admissionReviewVersions [v1]`},
+		{name: "another kind", body: `{"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":{` + req + pod + `}}`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: the body is a "admission.k8s.io/v1" "Pod", not a admission.k8s.io/v1 AdmissionReview; register the webhook with admissionReviewVersions [v1]`},
+		{name: "no uid", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{` + strings.Replace(req, `"uid":"u1",`, "", 1) + pod + `}}`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: the AdmissionReview's request has no uid`},
+		{name: "object kind contradicts request.kind", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{` + req + `{"apiVersion":"apps/v1","kind":"Deployment"}}}`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: request.object is a apps/v1 Deployment but request.kind says v1 Pod`},
+		{name: "not JSON", body: `{`, wantCode: 400,
+			wantMessage: `seccomp-guard: malformed AdmissionReview: the body is not a JSON AdmissionReview: unexpected end of JSON input`},
+		{name: "a well-formed review reaches the handler", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{` + req + pod + `}}`,
+			wantCode: 200, wantMessage: "reached the handler", wantAllowed: true},
+	}
+	h := guardReviews(&admission.Webhook{Handler: allowAll{}})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, ValidatePath, bytes.NewBufferString(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			var review admissionv1.AdmissionReview
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &review), w.Body.String())
+			require.NotNil(t, review.Response)
+			assert.Equal(t, tc.wantAllowed, review.Response.Allowed)
+			require.NotNil(t, review.Response.Result)
+			assert.Equal(t, tc.wantCode, review.Response.Result.Code)
+			assert.Equal(t, tc.wantMessage, review.Response.Result.Message)
+		})
+	}
+}
+
+// TestMetricLabelsBounded: invented kinds and operations share one series.
+func TestMetricLabelsBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	for i := range 50 {
+		m.Record("validate", fmt.Sprintf("Kind%d", i), fmt.Sprintf("OP%d", i), nil, time.Millisecond)
+	}
+	m.Record("validate", "Pod", "CREATE", nil, time.Millisecond)
+	assert.Equal(t, 2, testutil.CollectAndCount(m.requests), "one series for every invented kind and operation, one for Pod CREATE")
+	assert.Equal(t, float64(50), testutil.ToFloat64(m.requests.WithLabelValues("validate", "other", "other", "", "error", "")))
+}
