@@ -131,6 +131,11 @@ func (e *Evaluator) decide(ctx context.Context, req admission.Request, final boo
 	if err != nil {
 		return admission.Errored(code, err), nil
 	}
+	if err := ctx.Err(); err != nil {
+		// The API server gave up on this call (its timeout, or the client
+		// went away): no one reads the answer, so do not compute it.
+		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("the request ended before seccomp-guard decided: %w", err)), nil
+	}
 	in.Final = final
 	d := policy.Evaluate(e.Policy.Current(), e.Nodes, in)
 	return respond(&d, req), &d

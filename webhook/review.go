@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -97,13 +98,44 @@ func (e errReader) Read([]byte) (int, error) {
 }
 
 func writeBadReview(w http.ResponseWriter, problem string) {
+	writeReviewStatus(w, http.StatusBadRequest, "seccomp-guard: malformed AdmissionReview: "+problem)
+}
+
+// writeReviewStatus answers with an AdmissionReview that carries an error
+// status, as controller-runtime answers the requests it cannot serve.
+func writeReviewStatus(w http.ResponseWriter, code int32, message string) {
 	review := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
 		Response: &admissionv1.AdmissionResponse{
 			Allowed: false,
-			Result:  &metav1.Status{Code: http.StatusBadRequest, Message: "seccomp-guard: malformed AdmissionReview: " + problem},
+			Result:  &metav1.Status{Code: code, Message: message},
 		},
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(review)
+}
+
+// limitInFlightSlots lets at most cap(slots) reviews be read and decided at
+// once, across every handler that shares slots, so that the bodies being
+// decoded stay within the webhook's memory limit (each may be up to
+// maxReviewBytes). A request waits for a slot while its context lives, at
+// most wait; then it gets a 429 in an AdmissionReview, which the API server
+// treats as a failed call (the webhook's failurePolicy applies).
+func limitInFlightSlots(slots chan struct{}, wait time.Duration, next http.Handler) http.Handler {
+	n := cap(slots)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		case <-timer.C:
+			writeReviewStatus(w, http.StatusTooManyRequests, fmt.Sprintf(
+				"seccomp-guard: %d reviews are already in flight on this replica (--max-in-flight); try again", n))
+			return
+		}
+		defer func() { <-slots }()
+		next.ServeHTTP(w, r)
+	})
 }

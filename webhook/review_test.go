@@ -85,3 +85,57 @@ func TestMetricLabelsBounded(t *testing.T) {
 	assert.Equal(t, 2, testutil.CollectAndCount(m.requests), "one series for every invented kind and operation, one for Pod CREATE")
 	assert.Equal(t, float64(50), testutil.ToFloat64(m.requests.WithLabelValues("validate", "other", "other", "", "error", "")))
 }
+
+// TestInFlightCap: with every slot taken, a review waits, then gets a 429;
+// once a slot frees, the next one is served.
+func TestInFlightCap(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	blocking := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusOK)
+	})
+	h := limitInFlightSlots(make(chan struct{}, 1), 50*time.Millisecond, blocking)
+	first := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, ValidatePath, nil))
+		first <- w.Code
+	}()
+	<-entered
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, ValidatePath, nil))
+	var review admissionv1.AdmissionReview
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &review))
+	assert.False(t, review.Response.Allowed)
+	assert.Equal(t, int32(http.StatusTooManyRequests), review.Response.Result.Code)
+	assert.Equal(t, "seccomp-guard: 1 reviews are already in flight on this replica (--max-in-flight); try again", review.Response.Result.Message)
+
+	close(release)
+	assert.Equal(t, http.StatusOK, <-first)
+	w = httptest.NewRecorder()
+	go func() { <-entered }()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, ValidatePath, nil))
+	assert.Equal(t, http.StatusOK, w.Code, "a freed slot serves the next review")
+}
+
+// TestEndedRequestIsNotDecided: once the API server gives up on a call, the
+// engine does not run; the validating webhook answers with an error, the
+// mutating one fails open as on any error.
+func TestEndedRequestIsNotDecided(t *testing.T) {
+	mutate, validate := newHandlers(prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := podRequest(t, "shop", nil)
+
+	resp := validate.Handle(ctx, req)
+	assert.False(t, resp.Allowed)
+	assert.Equal(t, int32(http.StatusServiceUnavailable), resp.Result.Code)
+	assert.Equal(t, "the request ended before seccomp-guard decided: context canceled", resp.Result.Message)
+
+	resp = mutate.Handle(ctx, req)
+	assert.True(t, resp.Allowed, "the mutating webhook fails open")
+	assert.Empty(t, resp.Patches)
+}

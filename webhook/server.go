@@ -69,6 +69,10 @@ type Options struct {
 	// ClusterSeccompPolicy "default" (FallbackPolicy): the chart sets the
 	// installed mode's. Default "": the built-in default, disabled.
 	FallbackDefaultMode v1alpha1.Mode
+	// MaxInFlight caps the reviews read and decided at once per replica, so
+	// that bodies of up to 7 MiB each stay within the memory limit; more wait
+	// up to a second, then get a 429. Default 4.
+	MaxInFlight int
 	// GracefulShutdownTimeout bounds how long in-flight requests may drain on SIGTERM. Default 30s.
 	GracefulShutdownTimeout time.Duration
 }
@@ -84,6 +88,7 @@ func DefaultOptions() Options {
 		TLSMinVersion:           "1.2",
 		InventoryNamespace:      v1alpha1.DefaultReleaseNamespace,
 		GracefulShutdownTimeout: 30 * time.Second,
+		MaxInFlight:             4,
 	}
 }
 
@@ -106,6 +111,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.InventoryNamespace == "" {
 		o.InventoryNamespace = d.InventoryNamespace
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = d.MaxInFlight
 	}
 	if o.GracefulShutdownTimeout == 0 {
 		o.GracefulShutdownTimeout = d.GracefulShutdownTimeout
@@ -153,7 +161,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	registerHandlers(mgr, Evaluator{
+	registerHandlers(mgr, opts.MaxInFlight, Evaluator{
 		Namespaces: &CachedNamespaces{Cache: mgr.GetCache(), API: mgr.GetAPIReader()},
 		Policy:     store,
 		Nodes:      index,
@@ -244,10 +252,13 @@ func setUpPolicy(mgr manager.Manager, fallbackMode v1alpha1.Mode) (*PolicyStore,
 }
 
 // registerHandlers serves the two webhooks on their paths.
-func registerHandlers(mgr manager.Manager, shared Evaluator) {
+func registerHandlers(mgr manager.Manager, maxInFlight int, shared Evaluator) {
 	server := mgr.GetWebhookServer()
-	server.Register(MutatePath, guardReviews(&admission.Webhook{Handler: &MutatingHandler{shared}, RecoverPanic: new(true)}))
-	server.Register(ValidatePath, guardReviews(&admission.Webhook{Handler: &ValidatingHandler{shared}, RecoverPanic: new(true)}))
+	// One cap for both paths: together they share the replica's memory.
+	slots := make(chan struct{}, maxInFlight)
+	limit := func(h http.Handler) http.Handler { return limitInFlightSlots(slots, time.Second, h) }
+	server.Register(MutatePath, limit(guardReviews(&admission.Webhook{Handler: &MutatingHandler{shared}, RecoverPanic: new(true)})))
+	server.Register(ValidatePath, limit(guardReviews(&admission.Webhook{Handler: &ValidatingHandler{shared}, RecoverPanic: new(true)})))
 }
 
 // addProbes adds /healthz and /readyz: ready once the webhook server

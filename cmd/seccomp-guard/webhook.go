@@ -63,6 +63,7 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", opts.InventoryNamespace, "Namespace of the agents' heartbeat Leases (the release namespace).")
 	f.StringVar(&fallbackMode, "fallback-default-mode", string(opts.FallbackDefaultMode),
 		`defaultMode served while there is no ClusterSeccompPolicy "default" (disabled, audit, warn or enforce); the built-in default, disabled, when empty. The chart sets the installed mode's: enforce for cluster-wide.`)
+	f.IntVar(&opts.MaxInFlight, "max-in-flight", opts.MaxInFlight, "Reviews read and decided at once on this replica (each body may be up to 7 MiB); more wait up to 1s, then get a 429.")
 	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout, "How long in-flight requests may drain after SIGTERM.")
 	certFlags.bind(f)
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
