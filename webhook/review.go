@@ -18,6 +18,10 @@ import (
 // controller-runtime's webhook does.
 const maxReviewBytes = 7 * 1024 * 1024
 
+// maxReviewReadTime bounds how long reading one review's body may take: the
+// API server waits at most 30s for a webhook (timeoutSeconds' maximum).
+const maxReviewReadTime = 30 * time.Second
+
 // reviewHeader is the part of an AdmissionReview that says what it is.
 type reviewHeader struct {
 	APIVersion string `json:"apiVersion"`
@@ -124,6 +128,11 @@ func writeReviewStatus(w http.ResponseWriter, code int32, message string) {
 func limitInFlightSlots(slots chan struct{}, wait time.Duration, next http.Handler) http.Handler {
 	n := cap(slots)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A slot is held while the body is read: a client that sends it
+		// slowly must not hold one for longer than any API server would
+		// wait for an answer (controller-runtime's server sets only a
+		// header timeout). Not supported by the recorder in tests.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxReviewReadTime))
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		select {
