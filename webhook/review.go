@@ -18,9 +18,11 @@ import (
 // controller-runtime's webhook does.
 const maxReviewBytes = 7 * 1024 * 1024
 
-// maxReviewReadTime bounds how long reading one review's body may take: the
-// API server waits at most 30s for a webhook (timeoutSeconds' maximum).
-const maxReviewReadTime = 30 * time.Second
+// maxReviewReadTime bounds how long reading one review's body may take. The
+// API server sends the body at once and waits for the answer at most the
+// configuration's timeoutSeconds (5s for the validating webhook, 3s for the
+// mutating one), so a body still arriving after 10s is not the API server's.
+const maxReviewReadTime = 10 * time.Second
 
 // reviewHeader is the part of an AdmissionReview that says what it is.
 type reviewHeader struct {
