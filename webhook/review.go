@@ -51,14 +51,14 @@ func reviewProblem(body []byte) string {
 	want := admissionv1.SchemeGroupVersion.String()
 	switch {
 	case h.APIVersion != want || h.Kind != "AdmissionReview":
-		return fmt.Sprintf("the body is a %q %q, not a %s AdmissionReview; register the webhook with admissionReviewVersions [v1]", h.APIVersion, h.Kind, want)
+		return fmt.Sprintf("the body has apiVersion %q and kind %q, not %s and AdmissionReview; register the webhook with admissionReviewVersions [v1]", h.APIVersion, h.Kind, want)
 	case h.Request == nil:
 		return "the AdmissionReview carries no request"
 	case h.Request.UID == "":
 		return "the AdmissionReview's request has no uid"
 	case h.Request.Object != nil && h.Request.Object.Kind != "" &&
 		(h.Request.Object.Kind != h.Request.Kind.Kind || h.Request.Object.APIVersion != metav1GroupVersion(h.Request.Kind)):
-		return fmt.Sprintf("request.object is a %s %s but request.kind says %s %s", h.Request.Object.APIVersion, h.Request.Object.Kind,
+		return fmt.Sprintf("request.object is %s %s, but request.kind says %s %s; the two must name the same kind", h.Request.Object.APIVersion, h.Request.Object.Kind,
 			metav1GroupVersion(h.Request.Kind), h.Request.Kind.Kind)
 	}
 	return ""
