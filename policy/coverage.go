@@ -65,6 +65,21 @@ func (c *coverage) addOK(node, digest string) {
 	}
 }
 
+// coverages memoizes assessCoverage per profile path within one pod spec
+// (one validate call, whose candidates are the same for every place): a
+// pod whose hundred containers name one profile classifies each candidate
+// node once, not a hundred times.
+type coverages map[string]*coverage
+
+func (cs coverages) assess(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) *coverage {
+	if c, ok := cs[profilePath]; ok {
+		return c
+	}
+	c := assessCoverage(p, view, now, profilePath, nodes)
+	cs[profilePath] = &c
+	return &c
+}
+
 func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) coverage {
 	var c coverage
 	for _, node := range nodes {
@@ -89,7 +104,7 @@ func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string,
 // checkCoverage returns the violations and warnings for one Localhost place:
 // the nodes are classified (assessCoverage), the policy decides what counts
 // (decideCoverage), and coverageMessages words each reason.
-func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, profilePath string, cands candidates) ([]Violation, []string) {
+func checkCoverage(p *Policy, view NodeView, now time.Time, covered coverages, pl profilePlace, profilePath string, cands candidates) ([]Violation, []string) {
 	if p.NodeCoverage == v1alpha1.NodeCoverageOff {
 		return nil, nil
 	}
@@ -101,17 +116,17 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, pl profilePlace, pro
 		}
 		return nil, []string{fmt.Sprintf("%s: %q was not checked against any node: %s; admitted, since a node added later may have it", fld, profilePath, why)}
 	}
-	c := assessCoverage(p, view, now, profilePath, cands.names)
+	c := covered.assess(p, view, now, profilePath, cands.names)
 	n := len(cands.names)
-	out := decideCoverage(p, &c)
+	out := decideCoverage(p, c)
 
 	var vs []Violation
 	var ws []string
 	for _, r := range out.deny {
-		vs = append(vs, Violation{Reason: r, Field: fld, Message: coverageMessages[r](profilePath, &c, n), container: pl.container, profile: profilePath})
+		vs = append(vs, Violation{Reason: r, Field: fld, Message: coverageMessages[r](profilePath, c, n), container: pl.container, profile: profilePath})
 	}
 	for _, r := range out.warn {
-		ws = append(ws, fld+": "+coverageMessages[r](profilePath, &c, n)+"; "+out.warnWhy)
+		ws = append(ws, fld+": "+coverageMessages[r](profilePath, c, n)+"; "+out.warnWhy)
 	}
 	if out.unknownWhy != "" {
 		ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; %s",

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -374,4 +375,66 @@ func TestDriftNamesAtMostFiveNodesPerDigest(t *testing.T) {
 	d := Evaluate(compile(t, nil), NewStaticNodeView(nodes, invs, nil), create(localhostPod(), namespace("enforce")))
 	assert.Empty(t, d.Violations)
 	assert.Equal(t, []string{fld + `"profiles/p.json" differs across nodes (profile drift): sha256 aaaa on n0, n1, n2, n3, n4, and 2 more; sha256 bbbb on n7; pods behave differently depending on where they run`}, d.Warnings)
+}
+
+// countingView counts the profile lookups the engine makes.
+type countingView struct {
+	NodeView
+	lookups int
+}
+
+func (v *countingView) Profile(node, path string) ProfileLookup {
+	v.lookups++
+	return v.NodeView.Profile(node, path)
+}
+
+func TestCoverageOncePerProfilePath(t *testing.T) {
+	podWith := func(containers int) *corev1.Pod {
+		return tweakPod(func(p *corev1.Pod) {
+			base := p.Spec.Containers[0]
+			p.Spec.Containers = nil
+			for i := range containers {
+				c := *base.DeepCopy()
+				c.Name = fmt.Sprintf("c%d", i)
+				path := prof
+				if i%2 == 1 {
+					path = "profiles/other.json"
+				}
+				c.SecurityContext = &corev1.SecurityContext{SeccompProfile: localhost(path)}
+				p.Spec.Containers = append(p.Spec.Containers, c)
+			}
+		})
+	}
+	lookups := func(pod *corev1.Pod) (int, []string) {
+		view := &countingView{NodeView: viewWith(except(everywhere(), "node-a"), nil)}
+		d := Evaluate(compile(t, nil), view, create(pod, namespace("enforce")))
+		return view.lookups, d.Messages()
+	}
+	// Two containers, one per path: every candidate node looked up once per path.
+	want, _ := lookups(podWith(2))
+	require.NotZero(t, want)
+
+	// Fifty containers naming the same two paths cost no more lookups.
+	got, msgs := lookups(podWith(50))
+	assert.Equal(t, want, got, "profile lookups")
+	// Each container still gets its own message, with its own field path.
+	require.Len(t, msgs, 50)
+	assert.Contains(t, msgs[0], `spec.containers[0].securityContext.seccompProfile.localhostProfile: "profiles/p.json" is missing on`)
+	assert.Contains(t, msgs[49], `spec.containers[49].securityContext.seccompProfile.localhostProfile: "profiles/other.json" is missing on`)
+}
+
+func TestDefaultOnlyChecksNoCoverage(t *testing.T) {
+	view := &countingView{NodeView: viewWith(except(everywhere(), "node-a"), nil)}
+	req := create(tweakPod(all(podProfile(nil), containerProfile(0, localhost(prof)))), namespace("enforce"))
+	req.DefaultOnly = true
+	d := Evaluate(compile(t, nil), view, req)
+	assert.Equal(t, 0, view.lookups, "the mutating webhook's evaluation must not look up profiles")
+	assert.Empty(t, d.Violations)
+	assert.NotEmpty(t, d.Patches, "the patches are still computed")
+
+	// The same request without DefaultOnly does the lookups and finds the violation.
+	req.DefaultOnly = false
+	d = Evaluate(compile(t, nil), view, req)
+	assert.NotZero(t, view.lookups)
+	assert.NotEmpty(t, d.Violations)
 }

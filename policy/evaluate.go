@@ -89,6 +89,10 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 		}
 	}
 
+	if req.DefaultOnly {
+		return finish(p, d)
+	}
+
 	var only func(string) bool
 	if req.SubResource == EphemeralContainersSubresource {
 		only = newEphemeralContainers(req.OldObject)
@@ -123,11 +127,14 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 
 // validate runs every validation rule over one pod spec. only, when set,
 // limits the check to the containers it accepts (and leaves out the pod level).
+// Each profile path's coverage is computed once, however many containers
+// name it.
 func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *corev1.PodSpec, namespace string, only func(string) bool) ([]Violation, []string) {
 	places := explicitProfiles(spec, src.specPath, only)
 	vs := checkUnconfined(places, namespace)
 	var ws []string
 	var cands *candidates
+	covered := coverages{}
 	for _, pl := range places {
 		if pl.profile.Type != corev1.SeccompProfileTypeLocalhost {
 			continue
@@ -148,7 +155,7 @@ func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *cor
 			c := candidateNodes(view, spec, src.daemon)
 			cands = &c
 		}
-		cvs, cws := checkCoverage(p, view, now, pl, cleaned, *cands)
+		cvs, cws := checkCoverage(p, view, now, covered, pl, cleaned, *cands)
 		vs = append(vs, cvs...)
 		ws = append(ws, cws...)
 	}

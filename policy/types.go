@@ -110,6 +110,11 @@ type Request struct {
 	// mode, and when Final is false (the mutating webhook, the CLI), it
 	// evaluates the object as its defaulting leaves it.
 	Final bool
+	// DefaultOnly is true for the mutating webhook, which answers with the
+	// patches alone: the engine stops after defaulting and checks no rule
+	// (node coverage is the costly one), since the validating webhook checks
+	// the final object anyway. Decision.Violations and Warnings stay empty.
+	DefaultOnly bool
 }
 
 // Decision is the engine's answer.

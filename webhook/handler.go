@@ -137,6 +137,9 @@ func (e *Evaluator) decide(ctx context.Context, req admission.Request, final boo
 		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("the request ended before seccomp-guard decided: %w", err)), nil
 	}
 	in.Final = final
+	// The stage before the final one is the mutating webhook, which answers
+	// with patches alone: it checks no rule, the validating webhook does.
+	in.DefaultOnly = !final
 	d := policy.Evaluate(e.Policy.Current(), e.Nodes, in)
 	return respond(&d, req), &d
 }

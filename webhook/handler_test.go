@@ -376,3 +376,39 @@ func TestMetricsDecision(t *testing.T) {
 		})
 	}
 }
+
+// lookupCounter is a NodeView that counts profile lookups.
+type lookupCounter struct {
+	policy.NodeView
+	lookups int
+}
+
+func (v *lookupCounter) Profile(node, path string) policy.ProfileLookup {
+	v.lookups++
+	return v.NodeView.Profile(node, path)
+}
+
+// TestMutatingWebhookComputesNoCoverage proves the mutating webhook does not
+// classify nodes for a decision whose violations it throws away.
+func TestMutatingWebhookComputesNoCoverage(t *testing.T) {
+	nodes := []*corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}, {ObjectMeta: metav1.ObjectMeta{Name: "node-b"}}}
+	for _, tc := range []struct {
+		name        string
+		handler     func(Evaluator) admission.Handler
+		wantLookups int
+	}{
+		{name: "mutate", handler: func(e Evaluator) admission.Handler { return &MutatingHandler{e} }, wantLookups: 0},
+		{name: "validate", handler: func(e Evaluator) admission.Handler { return &ValidatingHandler{e} }, wantLookups: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			view := &lookupCounter{NodeView: policy.NewStaticNodeView(nodes, nil, nil)}
+			mh, _ := newHandlers(prometheus.NewRegistry())
+			e := mh.Evaluator
+			e.Nodes = view
+			tc.handler(e).Handle(context.Background(), podRequest(t, "shop", &corev1.SeccompProfile{
+				Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: new("profiles/app.json"),
+			}))
+			assert.Equal(t, tc.wantLookups, view.lookups, "profile lookups")
+		})
+	}
+}
