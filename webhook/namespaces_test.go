@@ -3,11 +3,17 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -103,4 +109,72 @@ func TestCachedNamespaces(t *testing.T) {
 			assert.Equal(t, tc.wantAPICalls, apiCalls, "API reads")
 		})
 	}
+}
+
+// TestUncachedNamespaceReadsAreBounded proves that namespaces the cache has
+// not seen cost at most one API read per name within NamespaceReadWindow,
+// and that all such reads share one rate limit.
+func TestUncachedNamespaceReadsAreBounded(t *testing.T) {
+	newReader := func(limiter *rate.Limiter, now func() time.Time) (*CachedNamespaces, *atomic.Int64) {
+		var calls atomic.Int64
+		count := interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			calls.Add(1)
+			return c.Get(ctx, key, obj, opts...)
+		}}
+		fresh := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fresh", Labels: map[string]string{policy.ModeLabel: "enforce"}}}
+		return &CachedNamespaces{
+			Cache:   fake.NewClientBuilder().WithScheme(scheme.Scheme).Build(),
+			API:     fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(fresh).WithInterceptorFuncs(count).Build(),
+			Limiter: limiter,
+			Now:     now,
+		}, &calls
+	}
+
+	t.Run("one read per name within the window, found or not", func(t *testing.T) {
+		clock := time.Unix(1e9, 0)
+		c, calls := newReader(nil, func() time.Time { return clock })
+		for range 10 {
+			ns, err := c.Namespace(context.Background(), "fresh")
+			require.NoError(t, err)
+			assert.Equal(t, "enforce", ns.Labels[policy.ModeLabel])
+			_, err = c.Namespace(context.Background(), "ghost")
+			require.EqualError(t, err, `namespaces "ghost" not found`)
+		}
+		assert.Equal(t, int64(2), calls.Load(), "API reads within the window")
+
+		clock = clock.Add(NamespaceReadWindow)
+		_, err := c.Namespace(context.Background(), "fresh")
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), calls.Load(), "API reads once the window has passed")
+	})
+
+	t.Run("concurrent misses of one name share one read", func(t *testing.T) {
+		c, calls := newReader(nil, nil)
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				_, err := c.Namespace(context.Background(), "fresh")
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.LessOrEqual(t, calls.Load(), int64(2), "API reads for 50 concurrent misses")
+	})
+
+	t.Run("distinct names share the rate limit", func(t *testing.T) {
+		// A budget of 3 reads that never refills within the test.
+		c, calls := newReader(rate.NewLimiter(rate.Every(time.Hour), 3), nil)
+		var limited int
+		for i := range 20 {
+			_, err := c.Namespace(context.Background(), fmt.Sprintf("random-%d", i))
+			require.Error(t, err)
+			if !apierrors.IsNotFound(err) {
+				limited++
+				assert.Contains(t, err.Error(), fmt.Sprintf(`namespace "random-%d" is not in seccomp-guard's cache yet, and its reads of uncached namespaces are at their limit (20 per second per replica): `, i))
+				assert.Contains(t, err.Error(), "; retry, and if this persists, look for a client sending reviews for namespaces that do not exist")
+			}
+		}
+		assert.Equal(t, int64(3), calls.Load(), "API reads")
+		assert.Equal(t, 17, limited, "reads refused by the limit")
+	})
 }
