@@ -205,7 +205,7 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &opts.GracefulShutdownTimeout,
-		WebhookServer: crwebhook.NewServer(crwebhook.Options{
+		WebhookServer: NewServer(crwebhook.Options{
 			Port:    opts.Port,
 			CertDir: opts.CertDir,
 			TLSOpts: webhookTLSOpts,
