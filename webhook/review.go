@@ -125,15 +125,17 @@ func writeReviewStatus(w http.ResponseWriter, code int32, message string) {
 // once, across every handler that shares slots, so that the bodies being
 // decoded stay within the webhook's memory limit (each may be up to
 // maxReviewBytes). A request waits for a slot while its context lives, at
-// most wait; then it gets a 429 in an AdmissionReview, which the API server
-// treats as a failed call (the webhook's failurePolicy applies).
+// most wait; then it gets HTTP 429 with Retry-After: 1. The API server's
+// client retries such an answer within the webhook's timeout (client-go's
+// rest client honours Retry-After on a 429), so a burst costs a delay; only
+// when no slot frees in time does the call fail, and the webhook's
+// failurePolicy applies.
 func limitInFlightSlots(slots chan struct{}, wait time.Duration, next http.Handler) http.Handler {
 	n := cap(slots)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A slot is held while the body is read: a client that sends it
 		// slowly must not hold one for longer than any API server would
-		// wait for an answer (controller-runtime's server sets only a
-		// header timeout). Not supported by the recorder in tests.
+		// wait for an answer. Not supported by the recorder in tests.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxReviewReadTime))
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
@@ -142,11 +144,28 @@ func limitInFlightSlots(slots chan struct{}, wait time.Duration, next http.Handl
 		case <-r.Context().Done():
 			return
 		case <-timer.C:
-			writeReviewStatus(w, http.StatusTooManyRequests, fmt.Sprintf(
-				"seccomp-guard: %d reviews are already in flight on this replica (--max-in-flight); try again", n))
+			writeTooManyRequests(w, fmt.Sprintf(
+				"seccomp-guard: %d reviews are already in flight on this replica (--max-in-flight); retry after 1s", n))
 			return
 		}
 		defer func() { <-slots }()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeTooManyRequests answers HTTP 429 with Retry-After: 1 and a Status,
+// as the API server's own throttling does.
+func writeTooManyRequests(w http.ResponseWriter, message string) {
+	status := metav1.Status{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
+		Status:   metav1.StatusFailure,
+		Message:  message,
+		Reason:   metav1.StatusReasonTooManyRequests,
+		Code:     http.StatusTooManyRequests,
+		Details:  &metav1.StatusDetails{RetryAfterSeconds: 1},
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(status)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
@@ -86,7 +87,8 @@ func TestMetricLabelsBounded(t *testing.T) {
 	assert.Equal(t, float64(50), testutil.ToFloat64(m.requests.WithLabelValues("validate", "other", "other", "", "error", "")))
 }
 
-// TestInFlightCap: with every slot taken, a review waits, then gets a 429;
+// TestInFlightCap: with every slot taken, a review waits, then gets a 429
+// with Retry-After;
 // once a slot frees, the next one is served.
 func TestInFlightCap(t *testing.T) {
 	release := make(chan struct{})
@@ -107,11 +109,13 @@ func TestInFlightCap(t *testing.T) {
 
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, ValidatePath, nil))
-	var review admissionv1.AdmissionReview
-	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &review))
-	assert.False(t, review.Response.Allowed)
-	assert.Equal(t, int32(http.StatusTooManyRequests), review.Response.Result.Code)
-	assert.Equal(t, "seccomp-guard: 1 reviews are already in flight on this replica (--max-in-flight); try again", review.Response.Result.Message)
+	assert.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"), "the API server's client retries a 429 that says when")
+	var status metav1.Status
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &status))
+	assert.Equal(t, metav1.StatusReasonTooManyRequests, status.Reason)
+	assert.Equal(t, int32(http.StatusTooManyRequests), status.Code)
+	assert.Equal(t, "seccomp-guard: 1 reviews are already in flight on this replica (--max-in-flight); retry after 1s", status.Message)
 
 	close(release)
 	assert.Equal(t, http.StatusOK, <-first)
