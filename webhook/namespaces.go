@@ -25,12 +25,10 @@ const (
 	NamespaceReadWindow = 2 * time.Second
 	// NamespaceReadsPerSecond and NamespaceReadBurst are the replica's
 	// shared budget of API reads, over all names.
-	NamespaceReadsPerSecond = 20
-	NamespaceReadBurst      = 20
-	// namespaceReadWait is how long a request waits for the budget before it
-	// gives up with an error (the validating webhook then fails closed for
-	// that one request, which the API server's client retries).
-	namespaceReadWait = time.Second
+	NamespaceReadsPerSecond = 5
+	NamespaceReadBurst      = 5
+	// namespaceReadTimeout bounds one API read: it holds an in-flight slot.
+	namespaceReadTimeout = time.Second
 	// maxRecentNamespaceReads bounds the remembered answers.
 	maxRecentNamespaceReads = 1024
 )
@@ -121,13 +119,15 @@ func (c *CachedNamespaces) fromAPI(ctx context.Context, name string) (policy.Nam
 }
 
 func (c *CachedNamespaces) read(ctx context.Context, name string) namespaceRead {
-	wait, cancel := context.WithTimeout(ctx, namespaceReadWait)
-	defer cancel()
-	if err := c.Limiter.Wait(wait); err != nil {
+	// No waiting for the budget: a waiting request holds an in-flight slot,
+	// so a flood of invented names would starve every other review.
+	if !c.Limiter.Allow() {
 		return namespaceRead{err: fmt.Errorf(
-			"namespace %q is not in seccomp-guard's cache yet, and its reads of uncached namespaces are at their limit (%d per second per replica): %w; retry, and if this persists, look for a client sending reviews for namespaces that do not exist",
-			name, NamespaceReadsPerSecond, err)}
+			"namespace %q is not in seccomp-guard's cache yet, and its reads of uncached namespaces are at their limit (%d per second per replica); retry, and if this persists, look for a client sending reviews for namespaces that do not exist",
+			name, NamespaceReadsPerSecond)}
 	}
+	ctx, cancel := context.WithTimeout(ctx, namespaceReadTimeout)
+	defer cancel()
 	ns := NewNamespaceMetadata()
 	if err := c.API.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return namespaceRead{err: err, at: c.Now()}
