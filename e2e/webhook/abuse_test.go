@@ -329,7 +329,6 @@ func TestFlood(t *testing.T) {
 	assert.Zero(t, codes["error"]+codes["big: error"], "transport errors")
 }
 
-
 // TestMalformedReviews sends the running webhook reviews the API server
 // never sends: each gets a 400 that says what is wrong, never allowed: true.
 func TestMalformedReviews(t *testing.T) {
