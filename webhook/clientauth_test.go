@@ -82,16 +82,8 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	return path
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// TestRequireClientCertificates serves controller-runtime's webhook server,
-// as newManager configures it, with --client-ca-file: a caller without a
+// TestRequireClientCertificates serves the webhook server (Server), as
+// newManager configures it, with --client-ca-file: a caller without a
 // client certificate, or with one from another CA, is refused during the
 // handshake; one whose certificate the CA signed is answered; and the
 // readiness check, which dials without a certificate, still passes.
@@ -106,7 +98,7 @@ func TestRequireClientCertificates(t *testing.T) {
 	requireClientCert, err := RequireClientCertificates(caFile)
 	require.NoError(t, err)
 	port := freePort(t)
-	server := crwebhook.NewServer(crwebhook.Options{
+	server := NewServer(crwebhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: dir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }, requireClientCert},
 	})
