@@ -56,6 +56,10 @@ type Options struct {
 	HealthProbeBindAddress string
 	// TLSMinVersion is "1.2" (default) or "1.3".
 	TLSMinVersion string
+	// ClientCAFile, when set, makes the webhook server (not the metrics or
+	// probe servers) require a client certificate signed by a CA in this PEM
+	// file (RequireClientCertificates). Default "": no client certificate.
+	ClientCAFile string
 	// EnableHTTP2 offers h2 to clients. Off by default (HTTP/2 Rapid Reset, CVE-2023-44487).
 	EnableHTTP2 bool
 	// LeaderElection makes one replica the writer of the policy's status.
@@ -171,7 +175,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir, "selfManagedCerts", opts.Certificates != nil,
-		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2)
+		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2, "clientCAFile", opts.ClientCAFile)
 	return mgr.Start(ctx)
 }
 
@@ -195,6 +199,13 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		maps.Copy(byObject, certs.CacheByObject(*opts.Certificates))
 		// Instead of certwatcher.
 		webhookTLSOpts = append(slices.Clone(tlsOpts), func(c *tls.Config) { c.GetCertificate = getCertificate })
+	}
+	if opts.ClientCAFile != "" {
+		requireClientCert, err := RequireClientCertificates(opts.ClientCAFile)
+		if err != nil {
+			return nil, err
+		}
+		webhookTLSOpts = append(slices.Clone(webhookTLSOpts), requireClientCert)
 	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                        scheme.Scheme,

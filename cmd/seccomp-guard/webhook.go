@@ -33,6 +33,11 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 			if _, err := webhook.TLSVersion(opts.TLSMinVersion); err != nil {
 				return usageError{err: err}
 			}
+			if opts.ClientCAFile != "" {
+				if _, err := webhook.RequireClientCertificates(opts.ClientCAFile); err != nil {
+					return usageError{err: err}
+				}
+			}
 			opts.FallbackDefaultMode = v1alpha1.Mode(fallbackMode)
 			if _, err := webhook.FallbackPolicy(opts.FallbackDefaultMode); err != nil {
 				return usageError{err: err}
@@ -57,6 +62,8 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", opts.MetricsBindAddress, `Address of the Prometheus metrics endpoint; "0" disables it.`)
 	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", opts.HealthProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
 	f.StringVar(&opts.TLSMinVersion, "tls-min-version", opts.TLSMinVersion, "Minimum TLS version: 1.2 or 1.3.")
+	f.StringVar(&opts.ClientCAFile, "client-ca-file", opts.ClientCAFile,
+		"PEM file of the CA(s) that sign the API server's webhook client certificate; when set, the webhook port refuses TLS clients without such a certificate (metrics and probes are unaffected). Read at start.")
 	f.BoolVar(&opts.EnableHTTP2, "enable-http2", opts.EnableHTTP2, "Offer HTTP/2 to clients (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection, "Elect one replica to write the ClusterSeccompPolicy status.")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "Namespace of the leader-election Lease; the pod's namespace when empty.")

@@ -169,7 +169,7 @@ func TestDefaults(t *testing.T) {
 		}, c.SecurityContext)
 		assert.NotEmpty(t, c.Resources.Requests)
 		assert.Equal(t, []corev1.VolumeMount{{Name: "tls", MountPath: "/etc/seccomp-guard/tls", ReadOnly: true}}, c.VolumeMounts)
-		require.Len(t, pod.TopologySpreadConstraints, 1)
+		require.Len(t, pod.TopologySpreadConstraints, 2, "TestWebhookPodsUnderPressure checks them")
 		spread := pod.TopologySpreadConstraints[0]
 		assert.Equal(t, "kubernetes.io/hostname", spread.TopologyKey)
 		assert.Equal(t, d.Spec.Selector, spread.LabelSelector)

@@ -52,6 +52,17 @@ func TestServerSideDryRun(t *testing.T) {
 			"webhook.priorityClassName", "system-cluster-critical",
 			"imagePullSecrets", []any{map[string]any{"name": "regcred"}},
 		)},
+		{name: "network policy, client CA, no priority class", values: values(
+			"webhook.networkPolicy.enabled", true,
+			"webhook.networkPolicy.from", []any{
+				map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/24", "except": []any{"10.0.0.128/25"}}},
+				map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "kube-system"}}},
+			},
+			"webhook.networkPolicy.metrics.enabled", true,
+			"webhook.clientCA.configMap", "apiserver-client-ca",
+			"webhook.priorityClassName", "",
+			"webhook.nodeFailureTolerationSeconds", 0,
+		)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -129,3 +129,16 @@ missing, so deleting the policy does not stop enforcement.
 {{- define "seccomp-guard.defaultMode" -}}
 {{- .Values.policy.spec.defaultMode | default (ternary "disabled" "enforce" (eq .Values.mode "opt-in")) -}}
 {{- end -}}
+
+{{/*
+GOMEMLIMIT of the webhook: 90% of webhook.resources.limits.memory when that
+is a whole number of Mi or Gi, else nothing (no GOMEMLIMIT).
+*/}}
+{{- define "seccomp-guard.webhook.goMemLimit" -}}
+{{- $limit := toString (dig "limits" "memory" "" (.Values.webhook.resources | default dict)) -}}
+{{- if regexMatch "^[0-9]+Mi$" $limit -}}
+{{- div (mul (trimSuffix "Mi" $limit | int64) 9) 10 }}MiB
+{{- else if regexMatch "^[0-9]+Gi$" $limit -}}
+{{- div (mul (trimSuffix "Gi" $limit | int64) 9216) 10 }}MiB
+{{- end -}}
+{{- end -}}
