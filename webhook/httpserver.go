@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -96,16 +95,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	}
 	if o.ClientCAName != "" {
-		file := filepath.Join(o.CertDir, o.ClientCAName)
-		pem, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("reading the client CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("the client CA %s holds no PEM certificate", file)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		// One way to require client certificates: --client-ca-file, through TLSOpts.
+		return errors.New("webhook.Server does not read Options.ClientCAName; pass RequireClientCertificates in TLSOpts")
 	}
 	ln, err := tls.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), cfg)
 	if err != nil {
