@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,11 @@ type AgentOptions struct {
 	// HostRoot is where the host's / is mounted; "" reads SeccompRoot as it
 	// is and follows links only inside it (see Scanner).
 	HostRoot string
+	// MountedDirs are the host directories mounted under HostRoot besides
+	// SeccompRoot: the directories its links lead into (the chart's
+	// agent.linkTargets). A link that leads elsewhere is reported as outside
+	// them, not as dangling. Empty: the whole host is mounted at HostRoot.
+	MountedDirs []string
 	// Resync is the period of full rescans, which also compare with the
 	// cluster's copy. Default 5m.
 	Resync time.Duration
@@ -82,6 +88,14 @@ type AgentOptions struct {
 func (o *AgentOptions) Validate() error {
 	if o.NodeName == "" {
 		return errors.New("--node-name is required (or set NODE_NAME, e.g. from the downward API's spec.nodeName)")
+	}
+	for _, d := range o.MountedDirs {
+		if !path.IsAbs(d) {
+			return fmt.Errorf("--mounted-dirs: %q is not an absolute path; list host directories such as /var/lib/security-profiles-operator", d)
+		}
+	}
+	if len(o.MountedDirs) > 0 && o.HostRoot == "" {
+		return errors.New("--mounted-dirs needs --host-root: it lists the host directories mounted under the host root")
 	}
 	if o.LeaseDuration != 0 && o.LeaseDuration < time.Second {
 		return fmt.Errorf("--lease-duration %s is too short: use at least 1s", o.LeaseDuration)
@@ -197,7 +211,7 @@ func (a *Agent) Sync(ctx context.Context, full bool) (ScanResult, bool, error) {
 		a.node.Store(f)
 	}
 
-	scan, err := Scanner{Root: a.Options.SeccompRoot, HostRoot: a.Options.HostRoot, Runtime: facts.runtime}.Scan()
+	scan, err := Scanner{Root: a.Options.SeccompRoot, HostRoot: a.Options.HostRoot, MountedDirs: a.Options.MountedDirs, Runtime: facts.runtime}.Scan()
 	if err != nil {
 		return ScanResult{}, false, err
 	}
