@@ -244,12 +244,20 @@ func (a *Agent) Sync(ctx context.Context, full bool) (ScanResult, bool, error) {
 	}
 
 	status.ObservedTime = &metav1.Time{Time: a.now()}
+	for i := range status.Conditions {
+		// The status changed; the condition may not have, but the agent
+		// keeps no history: the time of the scan that found the change.
+		status.Conditions[i].LastTransitionTime = *status.ObservedTime
+	}
 	if err := a.apply(ctx, facts, status); err != nil {
 		a.checkedLive = false // unknown what the cluster holds now
 		return scan, false, err
 	}
 	a.written = digest
 	a.Log.Info("inventory written", "profiles", status.ProfileCount, "invalid", status.InvalidCount, "runtime", status.Runtime)
+	if omitted := status.Omitted(); omitted > 0 {
+		a.Log.Info("warning: the inventory leaves files out", "omitted", omitted, "why", status.Conditions[0].Message)
+	}
 	for _, p := range status.Profiles {
 		if !p.Valid {
 			a.Log.V(1).Info("invalid profile", "path", p.Path, "reason", p.Reason)
@@ -273,8 +281,16 @@ func ownedBy(inv *v1alpha1.NodeSeccompInventory, uid types.UID) bool {
 	})
 }
 
+// statusOf is the status for a scan's entries, within the limits of
+// bound.go: the counts cover every file found, the list and the Truncated
+// condition say what is left out.
 func statusOf(profiles []v1alpha1.ProfileStatus, rt Runtime) v1alpha1.NodeSeccompInventoryStatus {
-	st := v1alpha1.NodeSeccompInventoryStatus{Profiles: profiles, Runtime: string(rt)}
+	b := boundProfiles(profiles)
+	st := v1alpha1.NodeSeccompInventoryStatus{
+		Profiles:   b.profiles,
+		Runtime:    string(rt),
+		Conditions: []metav1.Condition{truncatedCondition(b, len(profiles))},
+	}
 	for _, p := range profiles {
 		st.ProfileCount++
 		if !p.Valid {
@@ -284,11 +300,16 @@ func statusOf(profiles []v1alpha1.ProfileStatus, rt Runtime) v1alpha1.NodeSeccom
 	return st
 }
 
-// statusDigest identifies a status's content: everything but observedTime.
+// statusDigest identifies a status's content: everything but observedTime
+// and the conditions' transition times.
 func statusDigest(st v1alpha1.NodeSeccompInventoryStatus) string {
 	st.ObservedTime = nil
 	if len(st.Profiles) == 0 {
 		st.Profiles = nil
+	}
+	st.Conditions = slices.Clone(st.Conditions)
+	for i := range st.Conditions {
+		st.Conditions[i].LastTransitionTime = metav1.Time{}
 	}
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -322,7 +322,13 @@ func TestAgentSyncErrors(t *testing.T) {
 		_, wrote, err := a.Sync(ctx, true)
 		require.NoError(t, err)
 		assert.True(t, wrote)
-		assert.Equal(t, v1alpha1.NodeSeccompInventoryStatus{Runtime: "containerd", ObservedTime: &metav1.Time{Time: f.clock.t}}, normalize(f.inventory(t).Status))
+		assert.Equal(t, v1alpha1.NodeSeccompInventoryStatus{
+			Runtime: "containerd", ObservedTime: &metav1.Time{Time: f.clock.t},
+			Conditions: []metav1.Condition{{
+				Type: "Truncated", Status: metav1.ConditionFalse, LastTransitionTime: metav1.Time{Time: f.clock.t},
+				Reason: "AllProfilesListed", Message: "every file under the seccomp root is listed",
+			}},
+		}, normalize(f.inventory(t).Status))
 	})
 }
 
@@ -330,6 +336,9 @@ func TestAgentSyncErrors(t *testing.T) {
 func normalize(st v1alpha1.NodeSeccompInventoryStatus) v1alpha1.NodeSeccompInventoryStatus {
 	if st.ObservedTime != nil {
 		st.ObservedTime = &metav1.Time{Time: st.ObservedTime.UTC()}
+	}
+	for i := range st.Conditions {
+		st.Conditions[i].LastTransitionTime = metav1.Time{Time: st.Conditions[i].LastTransitionTime.UTC()}
 	}
 	return st
 }

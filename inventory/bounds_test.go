@@ -1,12 +1,17 @@
 package inventory
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
 
 // allocated is how many bytes f allocates on the heap.
@@ -92,4 +97,154 @@ func TestValidateProfileWide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// etcdRequestLimit is the largest object etcd stores by default
+// (--max-request-bytes, 1.5 MiB).
+const etcdRequestLimit = 3 << 19
+
+// storedObject is the NodeSeccompInventory as the API server stores it
+// after the agent's two applies: with a long node name, an owner reference
+// and the managed fields of both applies, where every listed path appears a
+// second time, as a JSON key inside a JSON string.
+func storedObject(t *testing.T, st v1alpha1.NodeSeccompInventoryStatus) []byte {
+	t.Helper()
+	empty := map[string]any{}
+	fields := func(names ...string) map[string]any {
+		m := map[string]any{".": empty}
+		for _, n := range names {
+			m["f:"+n] = empty
+		}
+		return m
+	}
+	profiles := map[string]any{}
+	for _, p := range st.Profiles {
+		key, err := json.Marshal(map[string]string{"path": p.Path})
+		require.NoError(t, err)
+		names := []string{"path", "valid"}
+		for name, set := range map[string]bool{"sha256": p.SHA256 != "", "size": p.Size != 0, "reason": p.Reason != "", "defaultAction": p.DefaultAction != "", "warnings": len(p.Warnings) > 0} {
+			if set {
+				names = append(names, name)
+			}
+		}
+		profiles["k:"+string(key)] = fields(names...)
+	}
+	statusFields, err := json.Marshal(map[string]any{"f:status": map[string]any{
+		"f:conditions":   map[string]any{`k:{"type":"Truncated"}`: fields("lastTransitionTime", "message", "reason", "status", "type")},
+		"f:invalidCount": empty, "f:observedTime": empty, "f:profileCount": empty, "f:runtime": empty,
+		"f:profiles": profiles,
+	}})
+	require.NoError(t, err)
+	node := strings.Repeat("n", 253)
+	now := metav1.Now()
+	st.ObservedTime = &now
+	inv := v1alpha1.NodeSeccompInventory{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "NodeSeccompInventory"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: node, UID: "0d7c3c1e-5e0e-4c3f-9a53-5b0a1c2d3e4f", ResourceVersion: "123456789", Generation: 1, CreationTimestamp: now,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node, UID: "7e1a3b5c-2d4f-4a6b-8c9d-0e1f2a3b4c5d"}},
+			ManagedFields: []metav1.ManagedFieldsEntry{
+				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "seccomp-guard.io/v1alpha1", Time: &now, FieldsType: "FieldsV1",
+					FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:ownerReferences":{"k:{\"uid\":\"7e1a3b5c-2d4f-4a6b-8c9d-0e1f2a3b4c5d\"}":{}}}}`)}},
+				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "seccomp-guard.io/v1alpha1", Time: &now, FieldsType: "FieldsV1",
+					FieldsV1: &metav1.FieldsV1{Raw: statusFields}, Subresource: "status"},
+			},
+		},
+		Status: st,
+	}
+	b, err := json.Marshal(inv)
+	require.NoError(t, err)
+	return b
+}
+
+// TestInventorySize fills inventories with more entries than fit, of the
+// largest size the limits allow and of a typical size, and measures the
+// stored object: it stays well under etcd's limit, and the Truncated
+// condition counts what was left out. docs/inventory.md quotes the figures.
+func TestInventorySize(t *testing.T) {
+	sum := strings.Repeat("f", 64)
+	largest := func(i int) v1alpha1.ProfileStatus {
+		// Backslashes: two bytes each in the entry, four in the managed fields.
+		warnings := make([]string, 20)
+		for j := range warnings {
+			warnings[j] = strings.Repeat(`"`, 500)
+		}
+		return v1alpha1.ProfileStatus{
+			Path:   fmt.Sprintf("%05d", i) + strings.Repeat(`\`, (MaxPathLength-2-5)/2),
+			SHA256: sum, Size: MaxProfileSize, Valid: false,
+			Reason:        strings.Repeat(`\`, 2000),
+			DefaultAction: strings.Repeat("<", 100),
+			Warnings:      warnings,
+		}
+	}
+	typical := func(i int) v1alpha1.ProfileStatus {
+		// The Security Profiles Operator's layout: operator/<namespace>/<name>.json.
+		return v1alpha1.ProfileStatus{
+			Path:   fmt.Sprintf("operator/team-payments-production/checkout-service-%05d.json", i),
+			SHA256: sum, Size: 21000, Valid: true, DefaultAction: "SCMP_ACT_ERRNO",
+		}
+	}
+	cases := []struct {
+		name          string
+		entry         func(i int) v1alpha1.ProfileStatus
+		files         int
+		wantListed    int
+		wantCondition metav1.Condition
+	}{
+		{
+			name: "largest entries", entry: largest, files: 3000, wantListed: 283,
+			wantCondition: metav1.Condition{
+				Type: "Truncated", Status: metav1.ConditionTrue, Reason: "ProfileSizeCapped",
+				Message: "2717 of 3000 files under the seccomp root are left out of the inventory (2717 over the limit of 1024 KiB of entries), in path order; " +
+					"admission treats a profile the inventory does not list as unknown on this node; remove files that no pod uses",
+			},
+		},
+		{
+			name: "typical entries", entry: typical, files: 2500, wantListed: MaxProfiles,
+			wantCondition: metav1.Condition{
+				Type: "Truncated", Status: metav1.ConditionTrue, Reason: "ProfileCountCapped",
+				Message: "500 of 2500 files under the seccomp root are left out of the inventory (500 over the limit of 2000 profiles), in path order; " +
+					"admission treats a profile the inventory does not list as unknown on this node; remove files that no pod uses",
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			all := make([]v1alpha1.ProfileStatus, tc.files)
+			for i := range all {
+				all[i] = tc.entry(i)
+			}
+			st := statusOf(all, RuntimeContainerd)
+			size := len(storedObject(t, st))
+			t.Logf("%d files: %d listed, stored object %d bytes (%.0f%% of etcd's limit)", tc.files, len(st.Profiles), size, 100*float64(size)/etcdRequestLimit)
+			assert.Equal(t, tc.wantListed, len(st.Profiles))
+			assert.Equal(t, int32(tc.files), st.ProfileCount)
+			assert.Equal(t, tc.files-tc.wantListed, st.Omitted())
+			require.Len(t, st.Conditions, 1)
+			assert.Equal(t, tc.wantCondition, st.Conditions[0])
+			assert.Less(t, size, etcdRequestLimit*4/5, "well under etcd's limit")
+		})
+	}
+}
+
+func TestBoundProfiles(t *testing.T) {
+	long := strings.Repeat("x", MaxPathLength) // 514 bytes as JSON, quotes included
+	warnings := []string{"w1", "w2", "w3", "w4", "w5", "w6", "w7"}
+	b := boundProfiles([]v1alpha1.ProfileStatus{
+		{Path: "a.json", Valid: true, Warnings: warnings},
+		{Path: "b.json", Reason: strings.Repeat("é", 300)},
+		{Path: "c.json", Reason: "<" + strings.Repeat("r", 600)},
+		{Path: long, Valid: true},
+	})
+	require.Len(t, b.profiles, 3)
+	assert.Equal(t, []string{"w1", "w2", "w3", "w4", "w5", "and 2 more warnings"}, b.profiles[0].Warnings)
+	assert.Equal(t, strings.Repeat("é", 253)+"…", b.profiles[1].Reason, "cut at a character, 2+506+3 bytes")
+	assert.Equal(t, "<"+strings.Repeat("r", 501)+"…", b.profiles[2].Reason, `"<" is 6 bytes as JSON writes it`)
+	assert.Equal(t, 1, b.longPath)
+	assert.Equal(t, metav1.Condition{
+		Type: "Truncated", Status: metav1.ConditionTrue, Reason: "ProfilePathTooLong",
+		Message: "1 of 4 files under the seccomp root are left out of the inventory (1 with a path over 512 bytes), in path order; " +
+			"admission treats a profile the inventory does not list as unknown on this node; remove files that no pod uses",
+	}, truncatedCondition(b, 4))
+	assert.Equal(t, 7, len(warnings), "the scan's entry is not modified")
 }
