@@ -145,9 +145,9 @@ func storedObject(t *testing.T, st v1alpha1.NodeSeccompInventoryStatus) []byte {
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node, UID: "7e1a3b5c-2d4f-4a6b-8c9d-0e1f2a3b4c5d"}},
 			ManagedFields: []metav1.ManagedFieldsEntry{
 				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "seccomp-guard.io/v1alpha1", Time: &now, FieldsType: "FieldsV1",
-					FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:ownerReferences":{"k:{\"uid\":\"7e1a3b5c-2d4f-4a6b-8c9d-0e1f2a3b4c5d\"}":{}}}}`)}},
+					FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:ownerReferences":{"k:{\"uid\":\"7e1a3b5c-2d4f-4a6b-8c9d-0e1f2a3b4c5d\"}":{}}}}`)},
 				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "seccomp-guard.io/v1alpha1", Time: &now, FieldsType: "FieldsV1",
-					FieldsV1: &metav1.FieldsV1{Raw: statusFields}, Subresource: "status"},
+					FieldsV1: metav1.NewFieldsV1(string(statusFields)), Subresource: "status"},
 			},
 		},
 		Status: st,

@@ -475,7 +475,7 @@ func observedHeartbeat(ix *Index, node string) (time.Time, bool) {
 func TestIndexTruncatedInventory(t *testing.T) {
 	ix := NewEmptyIndex(nil)
 	listed := []v1alpha1.ProfileStatus{{Path: "a.json", Valid: true}}
-	all := append(listed, v1alpha1.ProfileStatus{Path: "b.json", Valid: true}, v1alpha1.ProfileStatus{Path: "c.json", Valid: true})
+	all := []v1alpha1.ProfileStatus{listed[0], {Path: "b.json", Valid: true}, {Path: "c.json", Valid: true}}
 	inv := &v1alpha1.NodeSeccompInventory{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}, Status: statusOf(all, RuntimeContainerd)}
 	inv.Status.Profiles = listed // as if the agent had kept one
 	inv.Status.Conditions[0].Status = metav1.ConditionTrue
