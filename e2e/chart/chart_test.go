@@ -68,6 +68,11 @@ func TestDefaults(t *testing.T) {
 			"ValidatingAdmissionPolicy sg-agent-own-node",
 			"ValidatingAdmissionPolicyBinding sg-agent-own-node",
 			"ClusterSeccompPolicy default",
+			"ServiceAccount sg-seccomp-guard-hook",
+			"ClusterRole sg-seccomp-guard-hook",
+			"ClusterRoleBinding sg-seccomp-guard-hook",
+			"Job sg-seccomp-guard-hook-pre-delete",
+			"Job sg-seccomp-guard-hook-pre-upgrade",
 		}, kindNames(objs))
 	})
 
