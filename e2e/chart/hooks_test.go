@@ -145,4 +145,3 @@ func TestChartHookCommands(t *testing.T) {
 		assert.Contains(t, managers, cli.ChartHookFieldManager)
 	})
 }
-
