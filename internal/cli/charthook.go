@@ -70,7 +70,7 @@ func waitEstablished(ctx context.Context, c client.Client, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("CRD %s is not Established after a minute (last error: %v); see `kubectl describe crd %s`", name, err, name)
+			return fmt.Errorf("CRD %s is not Established after a minute (last error: %w); see `kubectl describe crd %s`", name, err, name)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
