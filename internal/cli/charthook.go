@@ -70,7 +70,10 @@ func waitEstablished(ctx context.Context, c client.Client, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("CRD %s is not Established after a minute (last error: %w); see `kubectl describe crd %s`", name, err, name)
+			if err != nil {
+				return fmt.Errorf("CRD %s is not Established after a minute: %w; see `kubectl describe crd %s`", name, err, name)
+			}
+			return fmt.Errorf("CRD %s is not Established after a minute; see `kubectl describe crd %s`", name, name)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
