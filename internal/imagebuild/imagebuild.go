@@ -363,7 +363,7 @@ var elfMachines = map[string]elf.Machine{
 func checkBinary(path string, p v1.Platform) error {
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s is not an ELF executable: %w", path, err)
 	}
 	defer f.Close()
 	if want, ok := elfMachines[p.Architecture]; !ok || f.Machine != want {
@@ -401,4 +401,3 @@ func writeFile(path string, write func(*os.File) error) (err error) {
 	}
 	return os.Rename(f.Name(), path)
 }
-
