@@ -197,7 +197,7 @@ func TestCtrImport(t *testing.T) {
 		}
 	}()
 	// The entrypoint alone runs the root command, which prints its usage.
-	assert.Contains(t, out, "Usage:\n  seccomp-guard [command]", "the output of the image's entrypoint")
+	assert.Contains(t, out, "\n  seccomp-guard [command]\n", "the output of the image's entrypoint")
 
 	info, err := c.ctr(ctx, "containers", "info", id)
 	require.NoError(t, err)
@@ -215,4 +215,23 @@ func TestCtrImport(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(info), &container), "%s", info)
 	assert.Equal(t, []string{"/seccomp-guard"}, container.Spec.Process.Args)
 	assert.Equal(t, [2]uint32{UID, GID}, [2]uint32{container.Spec.Process.User.UID, container.Spec.Process.User.GID})
+}
+
+func TestMustNotSkip(t *testing.T) {
+	cases := []struct {
+		name, ci, require, want string
+	}{
+		{name: "nothing set"},
+		{name: "CI", ci: "true", want: "CI=true"},
+		{name: "REQUIRE_REALNODE=1", require: "1", want: "REQUIRE_REALNODE=1"},
+		{name: "REQUIRE_REALNODE=0", require: "0"},
+		{name: "a typo does not turn the requirement off", require: "yes", want: "REQUIRE_REALNODE=yes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			t.Setenv(requireRealNodeEnv, tc.require)
+			assert.Equal(t, tc.want, mustNotSkip())
+		})
+	}
 }

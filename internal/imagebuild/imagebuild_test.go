@@ -42,9 +42,6 @@ func layerEntries(t *testing.T, img v1.Image) map[string]entry {
 	layers, err := img.Layers()
 	require.NoError(t, err)
 	require.Len(t, layers, 1)
-	mt, err := layers[0].MediaType()
-	require.NoError(t, err)
-	assert.Equal(t, types.OCILayer, mt)
 	rc, err := layers[0].Uncompressed()
 	require.NoError(t, err)
 	defer rc.Close()
@@ -62,12 +59,21 @@ func layerEntries(t *testing.T, img v1.Image) map[string]entry {
 	}
 }
 
+// checkOCIMediaTypes checks that img is an OCI image: manifest, config
+// and layer.
+func checkOCIMediaTypes(t *testing.T, img v1.Image) {
+	t.Helper()
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	assert.Equal(t, types.OCIManifestSchema1, m.MediaType)
+	assert.Equal(t, types.OCIConfigJSON, m.Config.MediaType)
+	require.Len(t, m.Layers, 1)
+	assert.Equal(t, types.OCILayer, m.Layers[0].MediaType)
+}
+
 // checkImage checks what every image of seccomp-guard runs and holds.
 func checkImage(t *testing.T, img v1.Image, platform v1.Platform, version, commit string, binary []byte) {
 	t.Helper()
-	mt, err := img.MediaType()
-	require.NoError(t, err)
-	assert.Equal(t, types.OCIManifestSchema1, mt)
 	cfg, err := img.ConfigFile()
 	require.NoError(t, err)
 	assert.Equal(t, platform.OS, cfg.OS)
@@ -99,6 +105,7 @@ func TestImageAndIndex(t *testing.T) {
 	require.NoError(t, err)
 	arm, err := Image([]byte("arm64 binary"), v1.Platform{OS: "linux", Architecture: "arm64"}, "v1.2.3", "c0ffee")
 	require.NoError(t, err)
+	checkOCIMediaTypes(t, amd)
 	checkImage(t, amd, v1.Platform{OS: "linux", Architecture: "amd64"}, "v1.2.3", "c0ffee", []byte("amd64 binary"))
 	checkImage(t, arm, v1.Platform{OS: "linux", Architecture: "arm64"}, "v1.2.3", "c0ffee", []byte("arm64 binary"))
 
@@ -232,6 +239,7 @@ func TestPush(t *testing.T) {
 	for _, p := range DefaultPlatforms {
 		img, err := remote.Image(ref, remote.WithContext(t.Context()), remote.WithPlatform(p))
 		require.NoError(t, err)
+		checkOCIMediaTypes(t, img)
 		checkImage(t, img, p, "v1.2.3", "c0ffee", []byte("binary for "+p.Architecture))
 	}
 
@@ -318,6 +326,7 @@ func TestBuild(t *testing.T) {
 	require.NoError(t, err)
 	binary, err := os.ReadFile(filepath.Join(filepath.Dir(res.OCIArchive), "linux-"+runtime.GOARCH, "seccomp-guard"))
 	require.NoError(t, err)
+	checkOCIMediaTypes(t, img)
 	checkImage(t, img, HostPlatform(), testVersion, testCommit, binary)
 
 	// The docker-archive: docker load reads manifest.json's RepoTags.
