@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seccomp-guard/seccomp-guard/internal/images"
 )
 
 // The skip contract of the real-node suites (e2e/framework's skip.go on
@@ -234,4 +236,40 @@ func TestMustNotSkip(t *testing.T) {
 			assert.Equal(t, tc.want, mustNotSkip())
 		})
 	}
+}
+
+// The local cluster's images (internal/images: pause, busybox), built with
+// the same library, import under their names and run.
+func TestCtrImportLocalClusterImages(t *testing.T) {
+	requireContainerd(t)
+	if testing.Short() {
+		t.Skip("compiles the pause program")
+	}
+	busybox, err := images.FindBusybox()
+	if err != nil {
+		if why := mustNotSkip(); why != "" {
+			t.Fatalf("FAIL: %s must run (%s), but: %v", skipSuite, why, err)
+		}
+		t.Skipf("SKIP: %v", err)
+	}
+	dir := t.TempDir()
+	pause, err := images.Pause(filepath.Join("..", ".."), dir)
+	require.NoError(t, err)
+	bb, err := images.Busybox(busybox)
+	require.NoError(t, err)
+	c := startContainerd(t)
+	ctx := t.Context()
+	for name, data := range map[string][]byte{"pause.tar": pause, "busybox.tar": bb} {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		_, err := c.ctr(ctx, "images", "import", p)
+		require.NoError(t, err)
+	}
+	out, err := c.ctr(ctx, "images", "ls", "-q")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{images.PauseImage, images.BusyboxImage}, strings.Fields(out))
+
+	out, err = c.ctr(ctx, "run", "--rm", "--runc-root", filepath.Join(c.dir, "runc"), images.BusyboxImage, "busybox-test", "sh", "-c", "echo hello from $(id -u)")
+	require.NoError(t, err, "%s\ncontainerd log:\n%s", out, c.log)
+	assert.Equal(t, "hello from 0\n", out)
 }
