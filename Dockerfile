@@ -16,7 +16,8 @@ ARG GO_VERSION=1.26
 
 # Cross-compiles on the build machine's platform for the target's.
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
-ARG TARGETOS=linux
+# Set by BuildKit (docker build, docker buildx --platform); empty otherwise: the host's.
+ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
 ARG REVISION=unknown
