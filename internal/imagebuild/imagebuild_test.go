@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -278,6 +280,7 @@ func hostBuild(t *testing.T) *Result {
 			Commit:         testCommit,
 			Platforms:      []v1.Platform{HostPlatform()},
 			DockerArchives: true,
+			Log:            func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) },
 		})
 	})
 	require.NoError(t, hostBuildErr)
@@ -322,21 +325,51 @@ func TestBuild(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, m.Manifests, 1)
 	assert.Equal(t, HostPlatform(), *m.Manifests[0].Platform)
-	img, err := idx.Image(m.Manifests[0].Digest)
+	// Every blob is stored under its digest (hashing is cheap; decompressing
+	// the 20 MB layer again under -race is not), and the image is the one
+	// Build made, whose contents checkImage reads from memory.
+	blobs, err := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
+	require.NoError(t, err)
+	assert.Len(t, blobs, 4, "blobs: image index, manifest, config, layer")
+	for _, b := range blobs {
+		f, err := os.Open(b)
+		require.NoError(t, err)
+		h, _, err := v1.SHA256(f)
+		f.Close()
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Base(b), h.Hex, "blob stored under the wrong digest")
+	}
+	img, err := res.Index.Image(m.Manifests[0].Digest)
 	require.NoError(t, err)
 	binary, err := os.ReadFile(filepath.Join(filepath.Dir(res.OCIArchive), "linux-"+runtime.GOARCH, "seccomp-guard"))
 	require.NoError(t, err)
 	checkOCIMediaTypes(t, img)
 	checkImage(t, img, HostPlatform(), testVersion, testCommit, binary)
 
-	// The docker-archive: docker load reads manifest.json's RepoTags.
+	// The docker-archive: docker load reads manifest.json's RepoTags, then
+	// the same config and layer.
 	docker := res.DockerArchives[HostPlatform().String()]
 	assert.Equal(t, "seccomp-guard-imagebuild-test-linux-"+runtime.GOARCH+".docker.tar", filepath.Base(docker))
 	tag, err := name.NewTag(ref)
 	require.NoError(t, err)
 	dimg, err := tarball.ImageFromPath(docker, &tag)
 	require.NoError(t, err)
-	checkImage(t, dimg, HostPlatform(), testVersion, testCommit, binary)
+	for what, digest := range map[string]func(v1.Image) (v1.Hash, error){
+		"config": func(i v1.Image) (v1.Hash, error) { return i.ConfigName() },
+		"layer": func(i v1.Image) (v1.Hash, error) {
+			ls, err := i.Layers()
+			if err != nil || len(ls) != 1 {
+				return v1.Hash{}, fmt.Errorf("%d layers: %v", len(ls), err)
+			}
+			return ls[0].Digest()
+		},
+	} {
+		want, err := digest(img)
+		require.NoError(t, err)
+		got, err := digest(dimg)
+		require.NoError(t, err, what)
+		assert.Equal(t, want, got, "the docker-archive's %s", what)
+	}
 	dm, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(docker) })
 	require.NoError(t, err)
 	require.Len(t, dm, 1)
