@@ -358,8 +358,11 @@ func TestBuild(t *testing.T) {
 		"config": func(i v1.Image) (v1.Hash, error) { return i.ConfigName() },
 		"layer": func(i v1.Image) (v1.Hash, error) {
 			ls, err := i.Layers()
-			if err != nil || len(ls) != 1 {
-				return v1.Hash{}, fmt.Errorf("%d layers: %v", len(ls), err)
+			if err != nil {
+				return v1.Hash{}, err
+			}
+			if len(ls) != 1 {
+				return v1.Hash{}, fmt.Errorf("%d layers, want 1", len(ls))
 			}
 			return ls[0].Digest()
 		},
