@@ -87,8 +87,9 @@ func installChart(ctx context.Context, t *testing.T, release, namespace string) 
 		case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
 			webhooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
 			for _, w := range webhooks {
-				svc, _, _ := unstructured.NestedStringMap(w.(map[string]any), "clientConfig", "service")
-				r.serviceNames = append(r.serviceNames, svc["name"]+"."+svc["namespace"]+".svc")
+				name, _, _ := unstructured.NestedString(w.(map[string]any), "clientConfig", "service", "name")
+				ns, _, _ := unstructured.NestedString(w.(map[string]any), "clientConfig", "service", "namespace")
+				r.serviceNames = append(r.serviceNames, name+"."+ns+".svc")
 			}
 			r.configs = append(r.configs, obj)
 		default:
