@@ -8,7 +8,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,6 +267,34 @@ func TestChartCertManagerMode(t *testing.T) {
 	}
 
 	waitCABundle(ctx, t, r, caSecret.Data[corev1.TLSCertKey])
+
+	// What an operator's monitoring sees: the controller's metrics report
+	// the serving certificate ready.
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+	ready := fmt.Sprintf(`certmanager_certificate_ready_status{condition="True",issuer_group="cert-manager.io",issuer_kind="Issuer",issuer_name=%q,name=%q,namespace=%q} 1`,
+		r.servingCert.Spec.IssuerRef.Name, r.servingCert.Name, r.namespace)
+	require.NoError(t, framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, "the metrics to report "+ready, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		var series []string
+		for _, line := range strings.Split(string(body), "\n") {
+			if line == ready {
+				return nil
+			}
+			if strings.HasPrefix(line, "certmanager_certificate_ready_status{") {
+				series = append(series, line)
+			}
+		}
+		return fmt.Errorf("/metrics has: %s", strings.Join(series, "; "))
+	}))
 }
 
 // TestServingSecretReissued deletes the Secret the webhook mounts: cert-manager

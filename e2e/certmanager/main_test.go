@@ -9,6 +9,7 @@ package certmanager_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -24,6 +25,8 @@ var (
 	cp  *framework.ControlPlane
 	cm  *framework.CertManager
 	k8s client.Client // knows cert-manager's types
+
+	metricsPort int // the controller's Prometheus metrics
 )
 
 func TestMain(m *testing.M) {
@@ -50,6 +53,9 @@ func setUp(ctx context.Context, c *framework.ControlPlane) error {
 	if k8s, err = client.New(cp.Config, client.Options{Scheme: scheme}); err != nil {
 		return err
 	}
-	cm, err = framework.StartCertManager(ctx, cp)
+	if metricsPort, err = framework.FreePort(); err != nil {
+		return err
+	}
+	cm, err = framework.StartCertManager(ctx, cp, "--metrics-address", "127.0.0.1:"+strconv.Itoa(metricsPort))
 	return err
 }

@@ -196,7 +196,10 @@ func (cm *CertManager) WaitReady(ctx context.Context, timeout time.Duration) err
 	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", cm.HealthzPort)
 	return Poll(ctx, 200*time.Millisecond, timeout, "cert-manager to be ready", func(ctx context.Context) error {
 		if exited, err := cm.Exited(); exited {
-			return Abort(fmt.Errorf("cert-manager exited before it was ready: %v", err))
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return Abort(fmt.Errorf("cert-manager exited before it was ready: %w", err))
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)

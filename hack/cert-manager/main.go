@@ -43,7 +43,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiext "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -327,6 +327,17 @@ func runController(ctx context.Context, o options, enabled []string, ready *atom
 		if err != nil {
 			return fmt.Errorf("--metrics-address: %w", err)
 		}
+		// The collectors of cert-manager's resource metrics
+		// (certmanager_certificate_*, certmanager_issuer_*, ...), which
+		// read the shared informers' listers; their Setup functions are
+		// called by cmd/controller only (no caller in the root module).
+		// The ACME challenge collector is left out with the ACME controllers.
+		cmInformers := cctx.SharedInformerFactory.Certmanager().V1()
+		cctx.Metrics.SetupCertificateCollector(cmInformers.Certificates().Lister())
+		cctx.Metrics.SetupIssuerCollector(cmInformers.Issuers().Lister())
+		if o.namespace == "" {
+			cctx.Metrics.SetupClusterIssuerCollector(cmInformers.ClusterIssuers().Lister())
+		}
 		metrics := cctx.Metrics.NewServer(ln)
 		go func() { _ = metrics.Serve(ln) }()
 		go func() {
@@ -462,7 +473,7 @@ func runCAInjector(ctx context.Context, o options, ready *atomic.Bool) error {
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	watched := []client.Object{
-		&admissionregv1.ValidatingWebhookConfiguration{}, &admissionregv1.MutatingWebhookConfiguration{},
+		&admissionregistrationv1.ValidatingWebhookConfiguration{}, &admissionregistrationv1.MutatingWebhookConfiguration{},
 		&apireg.APIService{}, &apiext.CustomResourceDefinition{}, &cmapi.Certificate{}, secretMeta,
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
