@@ -153,7 +153,7 @@ cert-manager: ## Build cert-manager's controllers and cainjector (version: hack/
 	bash hack/build-cert-manager.sh
 
 .PHONY: clean
-clean: ## Remove the built binary and benchmark output (keeps tools, bin/k8s and bin/cert-manager).
+clean: ## Remove the built binary and benchmark output (keeps tools and bin/k8s).
 	rm -f $(LOCALBIN)/seccomp-guard $(BENCH_OUT)
 
 .PHONY: distclean
