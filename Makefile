@@ -148,7 +148,7 @@ node-deps: ## Install containerd, runc and busybox-static from Debian if missing
 	fi
 
 .PHONY: test-e2e
-test-e2e: controlplane $(HELM) ## Run the e2e tests: real kube-apiserver, the real binary, one package at a time.
+test-e2e: controlplane cert-manager $(HELM) ## Run the e2e tests: real kube-apiserver, the real binary, one package at a time.
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s $(GO) test -count=1 -p 1 -timeout 30m ./e2e/...
 
 .PHONY: demo
@@ -173,6 +173,10 @@ bench: $(BENCHSTAT) ## Run benchmarks into bin/bench.txt and summarise; BENCH_BA
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow once, then cached).
 	bash hack/build-controlplane.sh
+
+.PHONY: cert-manager
+cert-manager: ## Build cert-manager's controllers and cainjector (version: hack/cert-manager/go.mod) and its CRDs into bin/cert-manager (slow once, then cached).
+	bash hack/build-cert-manager.sh
 
 .PHONY: clean
 clean: ## Remove the built binary, image and benchmark output (keeps tools and bin/k8s).
