@@ -17,8 +17,9 @@ import (
 // criNamespace is the containerd namespace of the CRI plugin (the kubelet's).
 const criNamespace = "k8s.io"
 
-// containerdConfig is containerd's configuration: every path under dir, the
-// CRI plugin's sandbox image the locally built pause image, and
+// containerdConfig is containerd's configuration: every path under dir
+// (network namespaces too) but the CNI plugins (CNIBinDir), the CRI plugin's
+// sandbox image the locally built pause image, and
 // restrict_oom_score_adj (without CAP_SYS_RESOURCE every sandbox fails with
 // "can't get final child's PID from pipe: EOF"; docs/testing.md).
 func containerdConfig(dir string) string {
@@ -50,6 +51,7 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = %[5]q
     restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
     [plugins."io.containerd.grpc.v1.cri".cni]
@@ -69,14 +71,14 @@ disabled_plugins = [
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"),
 		filepath.Join(dir, "containerd.sock"), filepath.Join(dir, "containerd.sock.ttrpc"),
 		images.PauseImage,
-		filepath.Join(dir, "cni", "bin"), filepath.Join(dir, "cni", "net.d"),
+		CNIBinDir, filepath.Join(dir, "cni", "net.d"),
 		filepath.Join(dir, "runc"), filepath.Join(dir, "opt"),
 	)
 }
 
 func (c *Cluster) startContainerd(ctx context.Context) error {
 	dir := filepath.Dir(c.Socket)
-	for _, d := range []string{dir, filepath.Join(dir, "cni", "bin"), filepath.Join(dir, "cni", "net.d")} {
+	for _, d := range []string{dir, filepath.Join(dir, "cni", "net.d")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return err
 		}
