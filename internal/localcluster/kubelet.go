@@ -20,7 +20,9 @@ import (
 // kubeletConfig is the KubeletConfiguration (docs/testing.md): cgroup v1 with
 // cgroupfs and no per-QoS cgroups, no swap check, loopback-only ports,
 // podLogsDir and volume plugins under dir, image garbage collection and
-// disk-pressure eviction out of the way of a test run.
+// disk-pressure eviction out of the way of a test run, and no iptables
+// chains (the kubelet would leave its KUBE-FIREWALL and canary chains on the
+// host; network.go adds the one protection that matters here).
 func kubeletConfig(c *Cluster, port, healthzPort int) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -53,6 +55,7 @@ evictionHard:
   nodefs.inodesFree: 1%%
   imagefs.available: 1%%
 serializeImagePulls: false
+makeIPTablesUtilChains: false
 rotateCertificates: false
 serverTLSBootstrap: false
 shutdownGracePeriod: 0s

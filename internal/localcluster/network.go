@@ -172,12 +172,21 @@ func cniConflist(cidr *net.IPNet, ipamDir string) string {
 
 // nftRules send what pods on the bridge address to the kubernetes Service
 // (KubernetesServiceIP:443) to the API server on loopback; the bridge's
-// route_localnet lets such packets be delivered to 127.0.0.1.
+// route_localnet lets such packets be delivered to 127.0.0.1. Anything else
+// from the bridge to 127.0.0.0/8 is dropped: with route_localnet a pod could
+// otherwise reach every loopback service of the host, etcd included (the
+// rule the kubelet's KUBE-FIREWALL chain has for kube-proxy's NodePorts,
+// https://issue.k8s.io/90259).
 func nftRules(apiHost string, apiPort int) string {
-	return fmt.Sprintf(`table ip %s {
+	return fmt.Sprintf(`table ip %[1]s {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		iifname %q ip daddr %s tcp dport 443 dnat to %s:%d
+		iifname %[2]q ip daddr %[3]s tcp dport 443 dnat to %[4]s:%[5]d
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname %[2]q ip daddr 127.0.0.0/8 ct status dnat accept
+		iifname %[2]q ip daddr 127.0.0.0/8 drop
 	}
 }
 `, nftTable, BridgeName, KubernetesServiceIP, apiHost, apiPort)
