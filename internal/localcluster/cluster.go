@@ -483,7 +483,7 @@ func (c *Cluster) stop() error {
 		note("removing shim sockets", removeShimSockets(c.Dir))
 	}
 	if c.networkUp {
-		note("removing the pod network", teardownNetwork())
+		note("removing the pod network", teardownNetwork(c.containerIDs))
 	}
 	note("restoring sysctls", c.restoreSysctls())
 	note("removing container log links", c.removeLogLinks())
@@ -578,7 +578,7 @@ func (c *Cluster) Leftovers() []string {
 	out = append(out, c.logLinks()...)
 	out = append(out, c.hostLeftovers()...)
 	if c.networkUp {
-		out = append(out, networkLeftovers()...)
+		out = append(out, networkLeftovers(c.containerIDs)...)
 	}
 	out = append(out, c.sysctlDrift()...)
 	return out

@@ -241,10 +241,11 @@ func (c *Cluster) setupNetwork(ctx context.Context, apiHost string, apiPort int)
 }
 
 // teardownNetwork removes the nftables table, the bridge and libcni's cache
-// entries of the network. Pods' network namespaces are mounted under
-// containerd's state dir (netns_mounts_under_state_dir) and go with it; the
-// host-local state is under Dir.
-func teardownNetwork() error {
+// entries of the network and of the sandboxes ids (containerd's loopback
+// attachments). Pods' network namespaces are mounted under containerd's
+// state dir (netns_mounts_under_state_dir) and go with it; the host-local
+// state is under Dir.
+func teardownNetwork(ids []string) error {
 	var errs []error
 	if nftTableExists() {
 		if err := runCmd(context.Background(), "", "nft", "delete", "table", "ip", nftTable); err != nil {
@@ -256,7 +257,7 @@ func teardownNetwork() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range libcniCacheFiles() {
+	for _, f := range libcniCacheFiles(ids) {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
@@ -276,16 +277,21 @@ func nftTableExists() bool {
 	return runCmd(context.Background(), "", "nft", "list", "table", "ip", nftTable) == nil
 }
 
-// libcniCacheFiles lists libcni's cached results for the cluster's network
-// (results/<network>-<container>-<ifname>), which a sandbox removed without
-// a CNI DEL leaves behind.
-func libcniCacheFiles() []string {
+// libcniCacheFiles lists libcni's cached results
+// (results/<network>-<sandbox>-<ifname>) for the cluster's network and for
+// the loopback attachments ("cni-loopback", containerd's) of the sandboxes
+// ids, which a sandbox removed without a CNI DEL leaves behind.
+func libcniCacheFiles(ids []string) []string {
 	files, _ := filepath.Glob(filepath.Join(libcniCacheDir, "results", cniNetworkName+"-*"))
+	for _, id := range ids {
+		more, _ := filepath.Glob(filepath.Join(libcniCacheDir, "results", "cni-loopback-"+id+"-*"))
+		files = append(files, more...)
+	}
 	return files
 }
 
 // networkLeftovers lists what of the pod network is still on the machine.
-func networkLeftovers() []string {
+func networkLeftovers(ids []string) []string {
 	var out []string
 	if bridgeExists() {
 		out = append(out, "network interface "+BridgeName)
@@ -293,7 +299,7 @@ func networkLeftovers() []string {
 	if nftTableExists() {
 		out = append(out, "nftables table ip "+nftTable)
 	}
-	for _, f := range libcniCacheFiles() {
+	for _, f := range libcniCacheFiles(ids) {
 		out = append(out, "CNI cache file "+f)
 	}
 	return out
