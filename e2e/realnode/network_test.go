@@ -479,3 +479,16 @@ func issueServingCert(t *testing.T, dnsName string) (caPEM, certPEM, keyPEM []by
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }
+
+// ImportImage loads an archive into the node's containerd and names what it
+// imported (the API e2e suites use for images built by `make image`).
+func TestImportImage(t *testing.T) {
+	needNode(t)
+	names, err := node.ImportImage(context.Background(), filepath.Join(node.Dir, "images", "busybox.tar"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{localcluster.BusyboxImage}, names)
+
+	_, err = node.ImportImage(context.Background(), filepath.Join(node.Dir, "images", "missing.tar"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "importing "+filepath.Join(node.Dir, "images", "missing.tar")+" into the node's containerd: ctr images import")
+}

@@ -123,6 +123,31 @@ func (c *Cluster) importImage(ctx context.Context, archive string) error {
 	return err
 }
 
+// ImportImage loads an image archive (an OCI layout or docker-archive tar,
+// e.g. what `make image` writes) into the node's containerd, in the
+// namespace the kubelet uses, so that pods run it with imagePullPolicy:
+// Never (or IfNotPresent) under the name the archive gives it (the OCI
+// index's io.containerd.image.name annotation, or the docker-archive's
+// RepoTags). Of a multi-platform index, the machine's platform is
+// unpacked. It returns the names of the images now in containerd whose
+// content came from the archive, as `ctr images import` prints them.
+func (c *Cluster) ImportImage(ctx context.Context, archive string) ([]string, error) {
+	out, err := c.Ctr(ctx, "images", "import", archive)
+	if err != nil {
+		return nil, fmt.Errorf("importing %s into the node's containerd: %w", archive, err)
+	}
+	// "unpacking <name> (sha256:...)...done"
+	var names []string
+	for _, l := range lines(out) {
+		if rest, ok := strings.CutPrefix(l, "unpacking "); ok {
+			if name, _, ok := strings.Cut(rest, " "); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	return names, nil
+}
+
 // buildImages writes the pause and busybox image archives into dir/images.
 func buildImages(dir string) ([]string, error) {
 	root, err := framework.RepoRoot()
