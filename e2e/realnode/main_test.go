@@ -44,7 +44,7 @@ func run(m *testing.M) int {
 		// `make test` names the suite at the end; CI=true and
 		// REQUIRE_REALNODE=1 fail instead.
 		skipReason = "the local cluster cannot run on this machine: " + err.Error()
-		if framework.Unavailable("e2e/realnode", skipReason+" (as root, `make node-deps` installs what is missing)") {
+		if framework.Unavailable("e2e/realnode", skipReason) {
 			return 1
 		}
 		return m.Run()

@@ -134,7 +134,7 @@ func (c *Cluster) configureAPIServer(env *envtest.Environment) error {
 	if err != nil {
 		return err
 	}
-	api.SecureServing.CA = ca
+	api.CA = ca
 	c.CAFile = filepath.Join(api.CertDir, apiserverCAFile)
 	args := api.Configure()
 	for k, v := range apiserverFlags {

@@ -144,7 +144,7 @@ var hostSysctls = []string{
 func Check() error {
 	var problems []string
 	if os.Geteuid() != 0 {
-		problems = append(problems, "not running as root (containerd, runc and the kubelet need root)")
+		problems = append(problems, "not running as root (containerd, runc and the kubelet need root; run the tests as root, where `make test` also installs the Debian packages they need)")
 	}
 	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -276,11 +276,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.recordHostPaths(); err != nil {
 		return c, err
 	}
-	apiPort, err := strconv.Atoi(cp.Env.ControlPlane.APIServer.SecureServing.Port)
+	apiPort, err := strconv.Atoi(cp.Env.ControlPlane.APIServer.Port)
 	if err != nil {
 		return c, fmt.Errorf("the API server's secure port: %w", err)
 	}
-	if err := c.setupNetwork(ctx, cp.Env.ControlPlane.APIServer.SecureServing.Address, apiPort); err != nil {
+	if err := c.setupNetwork(ctx, cp.Env.ControlPlane.APIServer.Address, apiPort); err != nil {
 		return c, err
 	}
 
