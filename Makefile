@@ -33,7 +33,19 @@ DEADCODE := $(LOCALBIN)/deadcode
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 VERSION_PKG := github.com/seccomp-guard/seccomp-guard/internal/version
+# internal/imagebuild.LDFlags computes the same for `make image`; its test runs
+# `make -n build` and fails when the two differ.
 LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
+# Container image (make image, make image-push). REGISTRY is a registry and
+# path: the image is REGISTRY/seccomp-guard:IMAGE_TAG (default repository
+# ghcr.io/seccomp-guard/seccomp-guard, the chart's). An empty IMAGE_TAG means
+# the chart's appVersion, so that the chart's default image is the one built.
+REGISTRY ?=
+IMAGE_TAG ?=
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_ARGS = -registry '$(REGISTRY)' -tag '$(IMAGE_TAG)' -version '$(VERSION)' -commit '$(COMMIT)' \
+	-platforms '$(IMAGE_PLATFORMS)' -out $(LOCALBIN)/image
 
 # Packages. Unit tests need no API server; e2e packages (which start their own
 # control plane) are excluded here and run by their own target with -p 1.
@@ -58,12 +70,26 @@ help: ## Show this help.
 		/^##@/ { printf "\n%s:\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 	@printf '\nVariables: FUZZTIME=%s BENCH=%s BENCHCOUNT=%s BENCHTIME=%s BENCH_BASE=<file> VERSION=%s\n' \
 		'$(FUZZTIME)' '$(BENCH)' '$(BENCHCOUNT)' '$(BENCHTIME)' '$(VERSION)'
+	@printf '           REGISTRY=<registry/path> IMAGE_TAG=<tag, default the chart appVersion> IMAGE_PLATFORMS=%s\n' \
+		'$(IMAGE_PLATFORMS)'
 
 ##@ Development
 
 .PHONY: build
 build: ## Build bin/seccomp-guard (static, version-stamped from git).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(LOCALBIN)/seccomp-guard ./cmd/seccomp-guard
+
+.PHONY: image
+image: ## Build the image without an engine: bin/image/*.oci.tar (ctr import, podman load) and *.docker.tar (docker load).
+	$(GO) run ./hack/image $(IMAGE_ARGS)
+
+.PHONY: image-push
+image-push: ## Build the image and push its index (amd64, arm64) to REGISTRY/seccomp-guard:IMAGE_TAG.
+	@if [ -z "$(REGISTRY)" ]; then \
+		echo "error: REGISTRY is empty: set it to a registry and path, e.g. make image-push REGISTRY=ghcr.io/you (pushes ghcr.io/you/seccomp-guard:<tag>)" >&2; \
+		exit 1; \
+	fi
+	$(GO) run ./hack/image $(IMAGE_ARGS) -push
 
 # `test` is what CI and the README run: test-unit, then test-e2e, then a
 # summary of the suites that skipped (they record why in SKIP_DIR; see
@@ -187,8 +213,9 @@ controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow onc
 	bash hack/build-controlplane.sh
 
 .PHONY: clean
-clean: ## Remove the built binary and benchmark output (keeps tools and bin/k8s).
+clean: ## Remove the built binary, image and benchmark output (keeps tools and bin/k8s).
 	rm -f $(LOCALBIN)/seccomp-guard $(BENCH_OUT)
+	rm -rf $(LOCALBIN)/image
 
 .PHONY: distclean
 distclean: ## Remove all of bin/: tools, control plane and build output.

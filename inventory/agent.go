@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,11 @@ type AgentOptions struct {
 	// HostRoot is where the host's / is mounted; "" reads SeccompRoot as it
 	// is and follows links only inside it (see Scanner).
 	HostRoot string
+	// MountedDirs are the host directories mounted under HostRoot besides
+	// SeccompRoot: the directories its links lead into (the chart's
+	// agent.linkTargets). A link that leads elsewhere is reported as outside
+	// them, not as dangling. Empty: the whole host is mounted at HostRoot.
+	MountedDirs []string
 	// Resync is the period of full rescans, which also compare with the
 	// cluster's copy. Default 5m.
 	Resync time.Duration
@@ -82,6 +88,14 @@ type AgentOptions struct {
 func (o *AgentOptions) Validate() error {
 	if o.NodeName == "" {
 		return errors.New("--node-name is required (or set NODE_NAME, e.g. from the downward API's spec.nodeName)")
+	}
+	for _, d := range o.MountedDirs {
+		if !path.IsAbs(d) {
+			return fmt.Errorf("--mounted-dirs: %q is not an absolute path; list host directories such as /var/lib/security-profiles-operator", d)
+		}
+	}
+	if len(o.MountedDirs) > 0 && o.HostRoot == "" {
+		return errors.New("--mounted-dirs needs --host-root: it lists the host directories mounted under the host root")
 	}
 	if o.LeaseDuration != 0 && o.LeaseDuration < time.Second {
 		return fmt.Errorf("--lease-duration %s is too short: use at least 1s", o.LeaseDuration)
@@ -197,7 +211,7 @@ func (a *Agent) Sync(ctx context.Context, full bool) (ScanResult, bool, error) {
 		a.node.Store(f)
 	}
 
-	scan, err := Scanner{Root: a.Options.SeccompRoot, HostRoot: a.Options.HostRoot, Runtime: facts.runtime}.Scan()
+	scan, err := Scanner{Root: a.Options.SeccompRoot, HostRoot: a.Options.HostRoot, MountedDirs: a.Options.MountedDirs, Runtime: facts.runtime}.Scan()
 	if err != nil {
 		return ScanResult{}, false, err
 	}
@@ -230,12 +244,20 @@ func (a *Agent) Sync(ctx context.Context, full bool) (ScanResult, bool, error) {
 	}
 
 	status.ObservedTime = &metav1.Time{Time: a.now()}
+	for i := range status.Conditions {
+		// The status changed; the condition may not have, but the agent
+		// keeps no history: the time of the scan that found the change.
+		status.Conditions[i].LastTransitionTime = *status.ObservedTime
+	}
 	if err := a.apply(ctx, facts, status); err != nil {
 		a.checkedLive = false // unknown what the cluster holds now
 		return scan, false, err
 	}
 	a.written = digest
 	a.Log.Info("inventory written", "profiles", status.ProfileCount, "invalid", status.InvalidCount, "runtime", status.Runtime)
+	if omitted := status.Omitted(); omitted > 0 {
+		a.Log.Info("warning: the inventory leaves files out", "omitted", omitted, "why", status.Conditions[0].Message)
+	}
 	for _, p := range status.Profiles {
 		if !p.Valid {
 			a.Log.V(1).Info("invalid profile", "path", p.Path, "reason", p.Reason)
@@ -259,8 +281,16 @@ func ownedBy(inv *v1alpha1.NodeSeccompInventory, uid types.UID) bool {
 	})
 }
 
+// statusOf is the status for a scan's entries, within the limits of
+// bound.go: the counts cover every file found, the list and the Truncated
+// condition say what is left out.
 func statusOf(profiles []v1alpha1.ProfileStatus, rt Runtime) v1alpha1.NodeSeccompInventoryStatus {
-	st := v1alpha1.NodeSeccompInventoryStatus{Profiles: profiles, Runtime: string(rt)}
+	b := boundProfiles(profiles)
+	st := v1alpha1.NodeSeccompInventoryStatus{
+		Profiles:   b.profiles,
+		Runtime:    string(rt),
+		Conditions: []metav1.Condition{truncatedCondition(b, len(profiles))},
+	}
 	for _, p := range profiles {
 		st.ProfileCount++
 		if !p.Valid {
@@ -270,11 +300,16 @@ func statusOf(profiles []v1alpha1.ProfileStatus, rt Runtime) v1alpha1.NodeSeccom
 	return st
 }
 
-// statusDigest identifies a status's content: everything but observedTime.
+// statusDigest identifies a status's content: everything but observedTime
+// and the conditions' transition times.
 func statusDigest(st v1alpha1.NodeSeccompInventoryStatus) string {
 	st.ObservedTime = nil
 	if len(st.Profiles) == 0 {
 		st.Profiles = nil
+	}
+	st.Conditions = slices.Clone(st.Conditions)
+	for i := range st.Conditions {
+		st.Conditions[i].LastTransitionTime = metav1.Time{}
 	}
 	b, err := json.Marshal(st)
 	if err != nil {

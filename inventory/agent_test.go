@@ -322,7 +322,13 @@ func TestAgentSyncErrors(t *testing.T) {
 		_, wrote, err := a.Sync(ctx, true)
 		require.NoError(t, err)
 		assert.True(t, wrote)
-		assert.Equal(t, v1alpha1.NodeSeccompInventoryStatus{Runtime: "containerd", ObservedTime: &metav1.Time{Time: f.clock.t}}, normalize(f.inventory(t).Status))
+		assert.Equal(t, v1alpha1.NodeSeccompInventoryStatus{
+			Runtime: "containerd", ObservedTime: &metav1.Time{Time: f.clock.t},
+			Conditions: []metav1.Condition{{
+				Type: "Truncated", Status: metav1.ConditionFalse, LastTransitionTime: metav1.Time{Time: f.clock.t},
+				Reason: "AllProfilesListed", Message: "every file under the seccomp root is listed",
+			}},
+		}, normalize(f.inventory(t).Status))
 	})
 }
 
@@ -330,6 +336,9 @@ func TestAgentSyncErrors(t *testing.T) {
 func normalize(st v1alpha1.NodeSeccompInventoryStatus) v1alpha1.NodeSeccompInventoryStatus {
 	if st.ObservedTime != nil {
 		st.ObservedTime = &metav1.Time{Time: st.ObservedTime.UTC()}
+	}
+	for i := range st.Conditions {
+		st.Conditions[i].LastTransitionTime = metav1.Time{Time: st.Conditions[i].LastTransitionTime.UTC()}
 	}
 	return st
 }
@@ -480,6 +489,9 @@ func TestAgentOptionsValidate(t *testing.T) {
 		{name: "defaults", opts: AgentOptions{NodeName: "n"}},
 		{name: "no node", opts: AgentOptions{}, wantErr: "--node-name is required (or set NODE_NAME, e.g. from the downward API's spec.nodeName)"},
 		{name: "lease too short", opts: AgentOptions{NodeName: "n", LeaseDuration: 500 * time.Millisecond}, wantErr: "--lease-duration 500ms is too short: use at least 1s"},
+		{name: "mounted dirs under a host root", opts: AgentOptions{NodeName: "n", HostRoot: "/host", MountedDirs: []string{"/var/lib/security-profiles-operator"}}},
+		{name: "relative mounted dir", opts: AgentOptions{NodeName: "n", HostRoot: "/host", MountedDirs: []string{"var/lib/spo"}}, wantErr: `--mounted-dirs: "var/lib/spo" is not an absolute path; list host directories such as /var/lib/security-profiles-operator`},
+		{name: "mounted dirs without a host root", opts: AgentOptions{NodeName: "n", MountedDirs: []string{"/var/lib/spo"}}, wantErr: "--mounted-dirs needs --host-root: it lists the host directories mounted under the host root"},
 		{name: "negative resync", opts: AgentOptions{NodeName: "n", Resync: -time.Second}, wantErr: "--resync and the debounce delay must not be negative"},
 	}
 	for _, tc := range cases {

@@ -33,6 +33,7 @@ type Index struct {
 	nodes      map[string]*corev1.Node
 	byPath     map[string]map[string]v1alpha1.ProfileStatus // profile path -> node -> entry
 	inventory  map[string]bool                              // nodes that have an inventory
+	omitted    map[string]int                               // node -> files its inventory leaves out (Truncated)
 	heartbeats map[string]time.Time                         // node -> when a Lease renewal was observed
 	renewals   map[string]string                            // node -> last renewTime seen
 
@@ -51,6 +52,7 @@ func NewEmptyIndex(now func() time.Time) *Index {
 		nodes:      map[string]*corev1.Node{},
 		byPath:     map[string]map[string]v1alpha1.ProfileStatus{},
 		inventory:  map[string]bool{},
+		omitted:    map[string]int{},
 		heartbeats: map[string]time.Time{},
 		renewals:   map[string]string{},
 	}
@@ -109,7 +111,7 @@ func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
 	hb, seen := ix.heartbeats[nodeName]
 	// Without an observed Lease renewal the agent may never have run (or
 	// its Lease was deleted): the inventory cannot be trusted.
-	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: !seen, Found: found, Profile: entry}
+	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: !seen, Found: found, Profile: entry, Omitted: ix.omitted[nodeName]}
 }
 
 func unwrap(o any) any {
@@ -160,6 +162,11 @@ func (ix *Index) setInventory(o any) {
 	defer ix.mu.Unlock()
 	ix.removeProfiles(inv.Name)
 	ix.inventory[inv.Name] = true
+	if n := inv.Status.Omitted(); n > 0 {
+		ix.omitted[inv.Name] = n
+	} else {
+		delete(ix.omitted, inv.Name)
+	}
 	for _, p := range inv.Status.Profiles {
 		byNode := ix.byPath[p.Path]
 		if byNode == nil {
@@ -179,6 +186,7 @@ func (ix *Index) deleteInventory(o any) {
 	defer ix.mu.Unlock()
 	ix.removeProfiles(inv.Name)
 	delete(ix.inventory, inv.Name)
+	delete(ix.omitted, inv.Name)
 }
 
 // removeProfiles drops a node's entries; callers hold the lock.

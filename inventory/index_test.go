@@ -471,3 +471,20 @@ func observedHeartbeat(ix *Index, node string) (time.Time, bool) {
 	t, ok := ix.heartbeats[node]
 	return t, ok
 }
+
+func TestIndexTruncatedInventory(t *testing.T) {
+	ix := NewEmptyIndex(nil)
+	listed := []v1alpha1.ProfileStatus{{Path: "a.json", Valid: true}}
+	all := []v1alpha1.ProfileStatus{listed[0], {Path: "b.json", Valid: true}, {Path: "c.json", Valid: true}}
+	inv := &v1alpha1.NodeSeccompInventory{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}, Status: statusOf(all, RuntimeContainerd)}
+	inv.Status.Profiles = listed // as if the agent had kept one
+	inv.Status.Conditions[0].Status = metav1.ConditionTrue
+	ix.setInventory(inv)
+	assert.Equal(t, 2, ix.Profile("node-a", "b.json").Omitted, "a truncated inventory: a path it does not list may be left out")
+	assert.True(t, ix.Profile("node-a", "a.json").Found)
+
+	ix.setInventory(testInventory("node-a", all...))
+	assert.Equal(t, 0, ix.Profile("node-a", "b.json").Omitted, "complete again")
+	ix.deleteInventory(inv)
+	assert.Equal(t, policy.ProfileLookup{}, ix.Profile("node-a", "b.json"))
+}

@@ -9,15 +9,25 @@ package inventory
 // /var/lib/security-profiles-operator. The agent reproduces that in one of
 // two ways:
 //
-//   - With a host root (the DaemonSet mounts the host's / read-only at /host
-//     and passes --host-root=/host), the seccomp root is a host path, and
-//     every path is resolved with filepath-securejoin inside the host root:
-//     an absolute link target /x means <host root>/x, and no link escapes.
+//   - With a host root (the DaemonSet mounts the seccomp root and the
+//     directories its links lead into, each read-only at the same path under
+//     /host, and passes --host-root=/host), the seccomp root is a host path,
+//     and every path is opened inside the host root: an absolute link target
+//     /x means <host root>/x, and no link escapes. A link that leads outside
+//     the mounted directories (MountedDirs) is reported as such, not as a
+//     dangling link: the file may well exist on the host.
 //   - Without one, the agent reads the seccomp root as it sees it and
 //     follows links only while they stay inside that root. A link leading
 //     elsewhere is reported invalid rather than followed: the agent cannot
 //     tell whether its own view of that place is the host's (in a container
 //     it is not). Run with --host-root=/ when the agent runs on the host.
+//
+// Every file and directory is opened with filepath-securejoin's pathrs-lite
+// (openat2 with RESOLVE_IN_ROOT where the kernel has it): resolution and
+// open are one step, so a link swapped in while the agent walks the tree
+// cannot lead it outside the root. Files are read through a reopened O_PATH
+// handle whose type was checked first, so a named pipe swapped in never
+// blocks the scan.
 //
 // Every problem with one entry (a dangling link, a file over 1 MiB, an
 // unreadable file or directory) becomes an invalid entry with a reason, and
@@ -38,6 +48,9 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
+	"golang.org/x/sys/unix"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
@@ -54,9 +67,13 @@ type Scanner struct {
 	// Root is the seccomp root: a host path when HostRoot is set, else a
 	// path as the agent sees it.
 	Root string
-	// HostRoot is where the host's / is mounted; "" reads Root as it is and
-	// follows links only inside it.
+	// HostRoot is where the host's directories are mounted; "" reads Root
+	// as it is and follows links only inside it.
 	HostRoot string
+	// MountedDirs are the host directories mounted under HostRoot besides
+	// Root (the chart's agent.linkTargets). A link that leads anywhere else
+	// gets a reason of its own. Empty: the whole host is mounted.
+	MountedDirs []string
 	// Runtime decides how files are validated.
 	Runtime Runtime
 }
@@ -77,48 +94,58 @@ type ScanResult struct {
 // Scan walks the tree. It fails only when the root exists but cannot be
 // read as a directory.
 func (s Scanner) Scan() (ScanResult, error) {
-	res, err := s.newResolver()
+	v, missing, err := s.openView()
 	if err != nil {
 		return ScanResult{}, err
 	}
-	root, err := res.root()
-	if err != nil {
-		return ScanResult{}, err
+	if missing {
+		return s.rootMissing(v), nil
 	}
-	info, err := os.Stat(root)
+	defer v.close()
+	h, err := v.open(v.seccompRoot)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		var dirs []string
-		if anc := res.existingAncestor(); anc != "" {
-			dirs = []string{anc}
-		}
-		return ScanResult{Dirs: dirs, RootMissing: true}, nil
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return s.rootMissing(v), nil
 	case err != nil:
-		return ScanResult{}, fmt.Errorf("reading the seccomp root %s: %w", s.Root, err)
+		return ScanResult{}, fmt.Errorf("reading the seccomp root %s: %s", s.Root, errText(err))
+	}
+	defer h.Close()
+	info, err := h.Stat()
+	switch {
+	case err != nil:
+		return ScanResult{}, fmt.Errorf("reading the seccomp root %s: %s", s.Root, errText(err))
 	case !info.IsDir():
 		return ScanResult{}, fmt.Errorf("the seccomp root %s is not a directory", s.Root)
 	}
-	w := &walker{s: s, res: res}
-	if err := w.dir(root, "", []fileID{idOf(info)}); err != nil {
-		return ScanResult{}, fmt.Errorf("reading the seccomp root %s: %w", s.Root, err)
+	w := &walker{s: s, v: v}
+	if err := w.dir(h, "", []fileID{idOf(info)}); err != nil {
+		return ScanResult{}, fmt.Errorf("reading the seccomp root %s: %s", s.Root, errText(err))
 	}
 	slices.SortFunc(w.profiles, func(a, b v1alpha1.ProfileStatus) int { return strings.Compare(a.Path, b.Path) })
 	slices.Sort(w.dirs)
 	return ScanResult{Profiles: w.profiles, Dirs: w.dirs}, nil
 }
 
+func (s Scanner) rootMissing(v *view) ScanResult {
+	var dirs []string
+	if anc := v.existingAncestor(); anc != "" {
+		dirs = []string{anc}
+	}
+	return ScanResult{Dirs: dirs, RootMissing: true}
+}
+
 type walker struct {
 	s        Scanner
-	res      resolver
+	v        *view
 	profiles []v1alpha1.ProfileStatus
 	dirs     []string
 }
 
-// dir reads the directory at agent path p (rel to the seccomp root);
-// ancestors are the directories above it, to stop at link loops. An error is
-// returned only for the root; below it, errors become entries.
-func (w *walker) dir(p, rel string, ancestors []fileID) error {
-	entries, err := os.ReadDir(p)
+// dir reads the directory open at h (rel to the seccomp root); ancestors
+// are the directories above it, to stop at link loops. An error is returned
+// only for the root; below it, errors become entries.
+func (w *walker) dir(h *os.File, rel string, ancestors []fileID) error {
+	entries, err := w.readDir(h)
 	switch {
 	case err != nil && rel == "":
 		return err
@@ -126,21 +153,21 @@ func (w *walker) dir(p, rel string, ancestors []fileID) error {
 		// Not watched: inotify would refuse it too; its parent's watch
 		// sees a change of its permissions.
 		w.invalid(rel, "cannot read the directory: "+errText(err))
-		// os.ReadDir returns what it read before the error: scan that too.
+		// ReadDir returns what it read before the error: scan that too.
 	default:
-		w.dirs = append(w.dirs, p)
+		if p, err := procfs.ProcSelfFdReadlink(h); err == nil {
+			w.dirs = append(w.dirs, p)
+		}
 	}
 	for _, e := range entries {
-		name := e.Name()
-		childRel := path.Join(rel, name)
-		child := filepath.Join(p, name)
-		switch t := e.Type(); {
+		childRel := path.Join(rel, e.name)
+		switch t := e.typ; {
 		case t.IsDir():
-			w.enter(child, childRel, ancestors)
+			w.follow(childRel, "", ancestors)
 		case t&fs.ModeSymlink != 0:
-			w.link(child, childRel, ancestors)
+			w.follow(childRel, e.target, ancestors)
 		case t.IsRegular():
-			w.file(child, childRel)
+			w.follow(childRel, "", ancestors)
 		default:
 			w.invalid(childRel, "not a regular file ("+kindOf(t)+")")
 		}
@@ -148,72 +175,117 @@ func (w *walker) dir(p, rel string, ancestors []fileID) error {
 	return nil
 }
 
-// enter descends into a directory unless it is one of its own ancestors.
-func (w *walker) enter(p, rel string, ancestors []fileID) {
-	info, err := os.Stat(p)
-	if err != nil {
-		w.invalid(rel, "cannot read the directory: "+errText(err))
-		return
-	}
-	id := idOf(info)
-	if slices.Contains(ancestors, id) {
-		w.invalid(rel, "symbolic link loop: leads back to a directory that contains it; not followed")
-		return
-	}
-	_ = w.dir(p, rel, append(ancestors[:len(ancestors):len(ancestors)], id))
+// dirEntry is one name in a directory, with its link target for a link.
+type dirEntry struct {
+	name   string
+	typ    fs.FileMode
+	target string
 }
 
-// link follows a symbolic link as the host would.
-func (w *walker) link(p, rel string, ancestors []fileID) {
-	target, _ := os.Readlink(p)
-	resolved, err := w.res.resolve(rel)
+// readDir lists the directory open (O_PATH) at h, sorted by name. On an
+// error it returns what it read before it.
+func (w *walker) readDir(h *os.File) ([]dirEntry, error) {
+	d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
-		var outside errOutsideRoot
-		if errors.As(err, &outside) {
-			w.invalid(rel, fmt.Sprintf("symbolic link to %q leads outside the seccomp root; the agent follows such links only with --host-root", target))
+		return nil, err
+	}
+	defer d.Close()
+	list, err := d.ReadDir(-1)
+	entries := make([]dirEntry, 0, len(list))
+	for _, e := range list {
+		de := dirEntry{name: e.Name(), typ: e.Type()}
+		if de.typ&fs.ModeSymlink != 0 {
+			de.target = readlinkAt(d, de.name)
+		}
+		entries = append(entries, de)
+	}
+	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+	return entries, err
+}
+
+// readlinkAt reads the link name in the directory d, for messages.
+func readlinkAt(d *os.File, name string) string {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(int(d.Fd()), name, buf)
+	if err != nil {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+// follow opens the entry rel (a link to target when target is not "") as
+// the host would, inside the root, and reads what it finds.
+func (w *walker) follow(rel, target string, ancestors []fileID) {
+	isLink := target != ""
+	hostPath := path.Join(w.v.seccompRoot, rel)
+	h, err := w.v.open(hostPath)
+	if err != nil {
+		switch {
+		case isLink && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)):
+			if dest := w.v.lexical(hostPath); !w.v.mounted(dest) {
+				w.invalid(rel, w.v.outside(target, dest))
+				return
+			}
+			w.invalid(rel, fmt.Sprintf("dangling symbolic link: %q does not exist", target))
+		case isLink:
+			w.invalid(rel, fmt.Sprintf("cannot resolve the symbolic link to %q: %s", target, errText(err)))
+		default:
+			w.invalid(rel, "cannot read the file: "+errText(err))
+		}
+		return
+	}
+	defer h.Close()
+	// Where it led: a link may leave what the agent sees, and a directory
+	// or file may have been replaced by a link since it was listed.
+	if isLink || w.v.within != nil {
+		dest, err := w.v.hostPathOf(h)
+		if err != nil {
+			w.invalid(rel, fmt.Sprintf("cannot resolve the path: %s", errText(err)))
 			return
 		}
-		w.invalid(rel, fmt.Sprintf("cannot resolve the symbolic link to %q: %s", target, errText(err)))
-		return
+		if !w.v.mounted(dest) {
+			if !isLink {
+				target = dest // replaced by a link while the agent read the tree
+			}
+			w.invalid(rel, w.v.outside(target, dest))
+			return
+		}
 	}
-	info, err := os.Stat(resolved)
+	info, err := h.Stat()
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-		w.invalid(rel, fmt.Sprintf("dangling symbolic link: %q does not exist", target))
 	case err != nil:
-		w.invalid(rel, fmt.Sprintf("cannot resolve the symbolic link to %q: %s", target, errText(err)))
+		w.invalid(rel, "cannot read the file: "+errText(err))
 	case info.IsDir():
-		w.enter(resolved, rel, ancestors)
+		id := idOf(info)
+		if slices.Contains(ancestors, id) {
+			w.invalid(rel, "symbolic link loop: leads back to a directory that contains it; not followed")
+			return
+		}
+		_ = w.dir(h, rel, append(ancestors[:len(ancestors):len(ancestors)], id))
 	case info.Mode().IsRegular():
-		w.file(resolved, rel)
-	default:
+		w.file(h, info, rel)
+	case isLink:
 		w.invalid(rel, fmt.Sprintf("symbolic link to %q: not a regular file (%s)", target, kindOf(info.Mode().Type())))
+	default:
+		w.invalid(rel, "not a regular file ("+kindOf(info.Mode().Type())+")")
 	}
 }
 
-// file reads, hashes and validates one file at agent path p. It never blocks
-// on a FIFO swapped in behind its back, and never follows a link that
-// appears after resolution.
-func (w *walker) file(p, rel string) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+// file reads, hashes and validates the regular file open (O_PATH) at h.
+// The handle was checked to be a regular file, and reopening it reads that
+// very file: a named pipe or a link swapped in behind the agent's back is
+// never opened.
+func (w *walker) file(h *os.File, info fs.FileInfo, rel string) {
+	if info.Size() > MaxProfileSize {
+		w.profiles = append(w.profiles, v1alpha1.ProfileStatus{Path: rel, Size: info.Size(), Reason: oversize(info.Size())})
+		return
+	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC)
 	if err != nil {
 		w.invalid(rel, "cannot read the file: "+errText(err))
 		return
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		w.invalid(rel, "cannot read the file: "+errText(err))
-		return
-	}
-	if !info.Mode().IsRegular() {
-		w.invalid(rel, "not a regular file ("+kindOf(info.Mode().Type())+")")
-		return
-	}
-	if info.Size() > MaxProfileSize {
-		w.profiles = append(w.profiles, v1alpha1.ProfileStatus{Path: rel, Size: info.Size(), Reason: oversize(info.Size())})
-		return
-	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxProfileSize+1))
 	if err != nil {
 		w.invalid(rel, "cannot read the file: "+errText(err))
@@ -249,6 +321,10 @@ func (w *walker) invalid(rel, reason string) {
 // errText is the cause of a file system error without the agent's own path
 // (which, under a host root, is not the path anyone on the node would use).
 func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
@@ -285,109 +361,139 @@ func idOf(info fs.FileInfo) fileID {
 	return fileID{}
 }
 
-// resolver maps paths relative to the seccomp root to where the agent reads
-// them, with every symbolic link followed as the host follows it.
-type resolver interface {
-	root() (string, error)
-	resolve(rel string) (string, error)
-	existingAncestor() string
+// view is the host's file system as the agent opens it: every path is a
+// host path, opened inside the directory rootDir.
+type view struct {
+	rootDir  *os.File // O_PATH: the host root, or / without one
+	rootPath string   // where rootDir is, as the agent sees it, links resolved
+	// seccompRoot is the seccomp root as a path inside rootDir.
+	seccompRoot string
+	// within are the paths inside rootDir that links may lead into; nil:
+	// anywhere.
+	within []string
+	local  bool // no host root: links may not leave the seccomp root
 }
 
-type errOutsideRoot struct{ resolved string }
-
-func (e errOutsideRoot) Error() string { return e.resolved + " is outside the seccomp root" }
-
-func (s Scanner) newResolver() (resolver, error) {
+// openView opens the root the scan resolves in. missing says that the
+// seccomp root does not exist (without a host root, where its own links are
+// resolved first).
+func (s Scanner) openView() (v *view, missing bool, err error) {
 	if s.Root == "" {
-		return nil, errors.New("no seccomp root given")
+		return nil, false, errors.New("no seccomp root given")
 	}
+	v = &view{}
 	if s.HostRoot == "" {
 		dir, err := filepath.Abs(s.Root)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return &localResolver{dir: dir}, nil
+		v.local, v.rootPath, v.seccompRoot = true, "/", dir
+		resolved, err := filepath.EvalSymlinks(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return v, true, nil
+		case err != nil:
+			return nil, false, fmt.Errorf("reading the seccomp root %s: %s", dir, errText(err))
+		}
+		v.seccompRoot, v.within = resolved, []string{resolved}
+	} else {
+		if !path.IsAbs(s.Root) {
+			return nil, false, fmt.Errorf("the seccomp root %q must be an absolute path on the host when --host-root is set", s.Root)
+		}
+		hostRoot, err := filepath.Abs(s.HostRoot)
+		if err != nil {
+			return nil, false, err
+		}
+		// The host root's own links are the agent's, not the host's.
+		if hostRoot, err = filepath.EvalSymlinks(hostRoot); err != nil {
+			return nil, false, fmt.Errorf("the host root: %w", err)
+		}
+		v.rootPath, v.seccompRoot = hostRoot, path.Clean(s.Root)
+		if len(s.MountedDirs) > 0 {
+			v.within = append([]string{v.seccompRoot}, s.MountedDirs...)
+			for i, d := range v.within {
+				v.within[i] = path.Clean(d)
+			}
+		}
 	}
-	if !path.IsAbs(s.Root) {
-		return nil, fmt.Errorf("the seccomp root %q must be an absolute path on the host when --host-root is set", s.Root)
-	}
-	hostRoot, err := filepath.Abs(s.HostRoot)
+	v.rootDir, err = os.OpenFile(v.rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, false, fmt.Errorf("opening the host root %s: %s", v.rootPath, errText(err))
 	}
-	// securejoin wants a root without links of its own.
-	if hostRoot, err = filepath.EvalSymlinks(hostRoot); err != nil {
-		return nil, fmt.Errorf("the host root: %w", err)
+	return v, false, nil
+}
+
+func (v *view) close() { _ = v.rootDir.Close() }
+
+// open opens the host path p (O_PATH), following links inside the root.
+func (v *view) open(p string) (*os.File, error) { return pathrs.OpenatInRoot(v.rootDir, p) }
+
+// hostPathOf is the host path of what h is open at.
+func (v *view) hostPathOf(h *os.File) (string, error) {
+	p, err := procfs.ProcSelfFdReadlink(h)
+	if err != nil {
+		return "", err
 	}
-	return &hostResolver{hostRoot: hostRoot, seccompRoot: path.Clean(s.Root)}, nil
+	rel, err := filepath.Rel(v.rootPath, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s is outside the host root %s", p, v.rootPath)
+	}
+	return path.Join("/", filepath.ToSlash(rel)), nil
 }
 
-// hostResolver resolves inside the host's file system, mounted at hostRoot.
-type hostResolver struct {
-	hostRoot    string
-	seccompRoot string // a host path
+// lexical is where the host path p leads, following the links that exist
+// (for messages about a link whose target does not exist).
+func (v *view) lexical(p string) string {
+	joined, err := securejoin.SecureJoin(v.rootPath, p)
+	if err != nil {
+		return p
+	}
+	rel, err := filepath.Rel(v.rootPath, joined)
+	if err != nil {
+		return p
+	}
+	return path.Join("/", filepath.ToSlash(rel))
 }
 
-func (h *hostResolver) root() (string, error) {
-	return securejoin.SecureJoin(h.hostRoot, h.seccompRoot)
+// mounted says whether the host path p is in a directory the agent sees.
+func (v *view) mounted(p string) bool {
+	if v.within == nil {
+		return true
+	}
+	return slices.ContainsFunc(v.within, func(dir string) bool { return pathWithin(dir, p) })
 }
 
-func (h *hostResolver) resolve(rel string) (string, error) {
-	return securejoin.SecureJoin(h.hostRoot, path.Join(h.seccompRoot, rel))
+// pathWithin says whether p is dir or below it (both clean and absolute).
+func pathWithin(dir, p string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
-func (h *hostResolver) existingAncestor() string {
-	for dir := path.Dir(h.seccompRoot); ; dir = path.Dir(dir) {
-		if p, err := securejoin.SecureJoin(h.hostRoot, dir); err == nil {
+// outside is the reason for a link to target that leads to dest, outside
+// what the agent sees.
+func (v *view) outside(target, dest string) string {
+	if v.local {
+		return fmt.Sprintf("symbolic link to %q leads outside the seccomp root; the agent follows such links only with --host-root", target)
+	}
+	return fmt.Sprintf("symbolic link to %q leads to %s, outside the host directories mounted into the agent; add its directory to agent.linkTargets in the chart's values (the agent's --mounted-dirs)", target, dest)
+}
+
+// existingAncestor is the nearest existing directory above a missing
+// seccomp root, as the agent sees it.
+func (v *view) existingAncestor() string {
+	for dir := path.Dir(v.seccompRoot); ; dir = path.Dir(dir) {
+		p := dir
+		if !v.local {
+			var err error
+			if p, err = securejoin.SecureJoin(v.rootPath, dir); err != nil {
+				p = ""
+			}
+		}
+		if p != "" {
 			if info, err := os.Stat(p); err == nil && info.IsDir() {
 				return p
 			}
 		}
-		if dir == "/" {
-			return ""
-		}
-	}
-}
-
-// localResolver reads the root as the agent sees it and refuses links that
-// leave it.
-type localResolver struct {
-	dir  string // absolute
-	real string // dir with its own links resolved, set by root()
-}
-
-func (l *localResolver) root() (string, error) {
-	resolved, err := filepath.EvalSymlinks(l.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return l.dir, nil // Scan's Stat reports it missing
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading the seccomp root %s: %w", l.dir, err)
-	}
-	l.real = resolved
-	return resolved, nil
-}
-
-func (l *localResolver) resolve(rel string) (string, error) {
-	// Resolved as the kernel would (securejoin with / as the root), but
-	// without failing on a missing component, so that a link leading
-	// outside is reported as such whether or not its target exists here.
-	resolved, err := securejoin.SecureJoin("/", path.Join(l.real, rel))
-	if err != nil {
-		return "", err
-	}
-	if r, err := filepath.Rel(l.real, resolved); err != nil || r == ".." || strings.HasPrefix(r, "../") {
-		return "", errOutsideRoot{resolved: resolved}
-	}
-	return resolved, nil
-}
-
-func (l *localResolver) existingAncestor() string {
-	for dir := filepath.Dir(l.dir); ; dir = filepath.Dir(dir) {
-		if info, err := os.Stat(dir); err == nil && info.IsDir() {
-			return dir
-		}
-		if dir == filepath.Dir(dir) {
+		if dir == "/" || dir == "." {
 			return ""
 		}
 	}

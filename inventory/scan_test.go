@@ -373,3 +373,63 @@ func TestScanHelperProcess(t *testing.T) {
 	require.NoError(t, err)
 	os.Stdout.WriteString("SCAN_RESULT " + string(b) + "\n")
 }
+
+// TestScanMountedDirs gives the agent what the chart mounts and nothing
+// else: a host root that holds only the seccomp root and the link targets
+// (the Security Profiles Operator's directory), with the empty directories a
+// container runtime creates as mount points above them. The operator's
+// operator/<namespace>/<name>.json layout still resolves; a link into a
+// directory that is not mounted gets its own reason, not "dangling".
+func TestScanMountedDirs(t *testing.T) {
+	valid := fixture(t, "valid.json")
+	allow := fixture(t, "allow-by-default.json")
+	host := t.TempDir()
+	writeTree(t, host, map[string]any{
+		// The Security Profiles Operator's layout: <root>/operator links to
+		// its directory, where it writes <namespace>/<name>.json.
+		"var/lib/kubelet/seccomp/operator":                        link("/var/lib/security-profiles-operator"),
+		"var/lib/security-profiles-operator/shop/web.json":        valid,
+		"var/lib/security-profiles-operator/kube-system/log.json": allow,
+		// A profile of its own, and links that stay in what is mounted.
+		"var/lib/kubelet/seccomp/profiles/real.json":     valid,
+		"var/lib/kubelet/seccomp/profiles/absolute.json": link("/var/lib/kubelet/seccomp/profiles/real.json"),
+		"var/lib/kubelet/seccomp/profiles/spo-web.json":  link("/var/lib/security-profiles-operator/shop/web.json"),
+		"var/lib/kubelet/seccomp/profiles/dangling.json": link("/var/lib/security-profiles-operator/shop/gone.json"),
+		// Links into directories that are not mounted: they may well exist
+		// on the host, the agent cannot tell.
+		"var/lib/kubelet/seccomp/custom/app.json": link("/opt/profiles/app.json"),
+		"var/lib/kubelet/seccomp/custom/up.json":  link("../../../../../etc/seccomp/up.json"),
+		"var/lib/kubelet/seccomp/custom/parent":   link("/var/lib"), // a mount point's parent exists, empty
+	})
+	s := Scanner{
+		Root: "/var/lib/kubelet/seccomp", HostRoot: host, Runtime: RuntimeContainerd,
+		MountedDirs: []string{"/var/lib/security-profiles-operator"},
+	}
+	got, err := s.Scan()
+	require.NoError(t, err)
+	notMounted := func(target, dest string) string {
+		return `symbolic link to "` + target + `" leads to ` + dest + `, outside the host directories mounted into the agent; add its directory to agent.linkTargets in the chart's values (the agent's --mounted-dirs)`
+	}
+	assert.Equal(t, []v1alpha1.ProfileStatus{
+		unusable("custom/app.json", notMounted("/opt/profiles/app.json", "/opt/profiles/app.json")),
+		unusable("custom/parent", notMounted("/var/lib", "/var/lib")),
+		unusable("custom/up.json", notMounted("../../../../../etc/seccomp/up.json", "/etc/seccomp/up.json")),
+		good("operator/kube-system/log.json", allow, "SCMP_ACT_ALLOW"),
+		good("operator/shop/web.json", valid, "SCMP_ACT_ERRNO"),
+		good("profiles/absolute.json", valid, "SCMP_ACT_ERRNO"),
+		unusable("profiles/dangling.json", `dangling symbolic link: "/var/lib/security-profiles-operator/shop/gone.json" does not exist`),
+		good("profiles/real.json", valid, "SCMP_ACT_ERRNO"),
+		good("profiles/spo-web.json", valid, "SCMP_ACT_ERRNO"),
+	}, got.Profiles)
+
+	// Without MountedDirs the whole host is taken to be mounted: the same
+	// links are dangling (or, for /var/lib, followed).
+	s.MountedDirs = nil
+	got, err = s.Scan()
+	require.NoError(t, err)
+	byPath := map[string]string{}
+	for _, p := range got.Profiles {
+		byPath[p.Path] = p.Reason
+	}
+	assert.Equal(t, `dangling symbolic link: "/opt/profiles/app.json" does not exist`, byPath["custom/app.json"])
+}

@@ -20,6 +20,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -115,12 +117,23 @@ func init() {
 	mobyTopFields, mobySysFields, mobyOnly = lower(mobyTopFields), lower(mobySysFields), lower(mobyOnly)
 }
 
+// MaxJSONDepth is how deeply a profile's JSON may nest. A seccomp profile
+// nests 5 levels at most (syscalls[].args[]); a file nested deeper is
+// refused before it is decoded, since decoding and locating every value of
+// a deeply nested file costs memory that grows with the square of its depth.
+const MaxJSONDepth = 32
+
 // ValidateProfile checks data as rt reads a Localhost seccomp profile.
 func ValidateProfile(data []byte, rt Runtime) Validation {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Validation{Reason: "empty file"}
 	}
-	if err := json.Unmarshal(data, new(any)); err != nil {
+	if off := tooDeep(data); off >= 0 {
+		line, col := lineCol(data, int64(off))
+		return Validation{Reason: fmt.Sprintf("JSON nested more than %d levels deep at line %d, column %d; a seccomp profile nests 5 levels at most", MaxJSONDepth, line, col)}
+	}
+	// Syntax first, without building the values (json.RawMessage keeps the bytes).
+	if err := json.Unmarshal(data, new(json.RawMessage)); err != nil {
 		return Validation{Reason: jsonErrorReason(data, err)}
 	}
 	doc := newDocument(data)
@@ -139,31 +152,67 @@ func ValidateProfile(data []byte, rt Runtime) Validation {
 	return v
 }
 
-// problems collects what makes a profile invalid, in document order.
+// tooDeep is the offset of the first '{' or '[' that opens a level deeper
+// than MaxJSONDepth (outside strings), or -1. It reads the bytes once and
+// allocates nothing, so that it can run before any decoding.
+func tooDeep(data []byte) int {
+	depth := 0
+	inString, escaped := false, false
+	for i, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > MaxJSONDepth {
+				return i
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return -1
+}
+
+// problems collects what makes a profile invalid, in document order: the
+// first one in words (with its line), the others counted.
 type problems struct {
-	doc  *document
-	list []string
+	doc   *document
+	first string
+	count int
 }
 
 func (p *problems) add(field, format string, args ...any) {
+	p.count++
+	if p.count > 1 {
+		return // only counted: locating every problem of a big file costs a pass over it each
+	}
 	msg := fmt.Sprintf(format, args...)
 	if field != "" {
 		msg += " in " + field + p.doc.at(field)
 	}
-	p.list = append(p.list, msg)
+	p.first = msg
 }
 
 func (p *problems) validation(defaultAction string, warnings []string) Validation {
 	v := Validation{DefaultAction: defaultAction, Warnings: warnings}
-	switch len(p.list) {
+	switch p.count {
 	case 0:
 		v.Valid = true
 	case 1:
-		v.Reason = p.list[0]
+		v.Reason = p.first
 	case 2:
-		v.Reason = p.list[0] + " (and 1 more problem)"
+		v.Reason = p.first + " (and 1 more problem)"
 	default:
-		v.Reason = fmt.Sprintf("%s (and %d more problems)", p.list[0], len(p.list)-1)
+		v.Reason = fmt.Sprintf("%s (and %d more problems)", p.first, p.count-1)
 	}
 	return v
 }
@@ -172,7 +221,7 @@ func (p *problems) validation(defaultAction string, warnings []string) Validatio
 func (p *problems) checkCommon(s *specs.LinuxSeccomp) {
 	switch {
 	case s.DefaultAction == "":
-		p.list = append(p.list, "missing defaultAction")
+		p.add("", "missing defaultAction")
 	case !knownActions[string(s.DefaultAction)]:
 		p.add("defaultAction", "unknown action %q", s.DefaultAction)
 	case s.DefaultAction == specs.ActNotify:
@@ -324,7 +373,7 @@ func jsonErrorReason(data []byte, err error) string {
 		if field == "" {
 			return fmt.Sprintf("not a seccomp profile: the file holds %s, not a JSON object", found)
 		}
-		return fmt.Sprintf("wrong type in %s%s: want %s, found %s", doc.display[field], doc.at(field), jsonKind(typeErr.Type.Kind().String()), found)
+		return fmt.Sprintf("wrong type in %s%s: want %s, found %s", doc.displayed(field), doc.at(field), jsonKind(typeErr.Type.Kind().String()), found)
 	default:
 		return "invalid profile: " + err.Error()
 	}
@@ -382,35 +431,55 @@ func lineCol(data []byte, off int64) (int, int) {
 // document maps the JSON paths of a profile ("syscalls[1].names[0]", keys
 // lower-cased) to where their values start, and remembers each object's keys
 // as written, so messages can point at a line.
+//
+// It records only what messages can point at: values at most recordDepth
+// deep, and nothing inside a field the runtimes do not read (whose contents
+// are never decoded). Array elements that are not objects or arrays get no
+// path of their own, only their offset, so that a 1 MiB array of names costs
+// a slice of offsets, not a map of strings.
 type document struct {
 	data    []byte
-	offsets map[string]int64
+	offsets map[string]int64    // lower-cased path of an object member or of an object or array -> where its value starts
+	elems   map[string][]int64  // lower-cased path of an array -> where each element starts
 	names   map[string]string   // lower-cased path -> its last key as written
-	display map[string]string   // lower-cased path -> path as written
+	display map[string]string   // lower-cased path of an object member or of an object or array -> path as written
 	keyList map[string][]string // object path -> its lower-cased keys, in order, once each
 }
 
+// recordDepth is how deep the values that messages point at are
+// (syscalls[i].args[k].op is 5).
+const recordDepth = 6
+
 func newDocument(data []byte) *document {
-	d := &document{data: data, offsets: map[string]int64{}, names: map[string]string{}, display: map[string]string{"": ""}, keyList: map[string][]string{}}
+	d := &document{data: data, offsets: map[string]int64{}, elems: map[string][]int64{}, names: map[string]string{}, display: map[string]string{"": ""}, keyList: map[string][]string{}}
+	d.offsets[""] = d.valueStart(0)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	// The data was checked to be valid JSON, so walk only stops at the end.
-	_ = d.walk(dec, "")
+	_ = d.walk(dec, "", 1, true)
 	return d
 }
 
-func (d *document) walk(dec *json.Decoder, path string) error {
-	d.offsets[path] = d.valueStart(dec.InputOffset())
+// walk reads the value at path, depth levels deep, recording its contents
+// when record is set.
+func (d *document) walk(dec *json.Decoder, path string, depth int, record bool) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
 	}
+	record = record && depth < recordDepth
 	switch tok {
 	case json.Delim('{'):
-		seen := map[string]bool{}
+		var seen map[string]bool
 		for dec.More() {
 			keyTok, err := dec.Token()
 			if err != nil {
 				return err
+			}
+			if !record {
+				if err := d.walk(dec, "", depth+1, false); err != nil {
+					return err
+				}
+				continue
 			}
 			key, _ := keyTok.(string)
 			lk := strings.ToLower(key)
@@ -420,26 +489,51 @@ func (d *document) walk(dec *json.Decoder, path string) error {
 			}
 			d.names[child] = key
 			d.display[child] = shown
+			d.offsets[child] = d.valueStart(dec.InputOffset())
+			if seen == nil {
+				seen = map[string]bool{}
+			}
 			if !seen[lk] {
 				seen[lk] = true
 				d.keyList[path] = append(d.keyList[path], lk)
 			}
-			if err := d.walk(dec, child); err != nil {
+			if err := d.walk(dec, child, depth+1, readField(path, lk)); err != nil {
 				return err
 			}
 		}
 		_, err = dec.Token()
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			child := fmt.Sprintf("%s[%d]", path, i)
-			d.display[child] = fmt.Sprintf("%s[%d]", d.display[path], i)
-			if err := d.walk(dec, child); err != nil {
+			var child string
+			if record {
+				start := d.valueStart(dec.InputOffset())
+				d.elems[path] = append(d.elems[path], start)
+				if start < int64(len(d.data)) && (d.data[start] == '{' || d.data[start] == '[') {
+					idx := "[" + strconv.Itoa(i) + "]"
+					child = path + idx
+					d.offsets[child] = start
+					d.display[child] = d.display[path] + idx
+				}
+			}
+			if err := d.walk(dec, child, depth+1, child != ""); err != nil {
 				return err
 			}
 		}
 		_, err = dec.Token()
 	}
 	return err
+}
+
+// readField says whether a runtime reads the field key of the object at
+// path, so that messages may point inside it.
+func readField(path, key string) bool {
+	switch {
+	case path == "":
+		return mobyTopFields[key]
+	case strings.HasPrefix(path, "syscalls[") && !strings.Contains(path, "."):
+		return mobySysFields[key]
+	}
+	return true
 }
 
 // valueStart skips the whitespace and separators after the previous token.
@@ -459,17 +553,68 @@ func (d *document) valueStart(off int64) int64 {
 // one being decoded when encoding/json stopped there.
 func (d *document) containing(off int64) string {
 	best, bestOff := "", int64(-1)
+	better := func(p string, o int64) bool {
+		return o < off && (o > bestOff || o == bestOff && len(p) > len(best))
+	}
 	for p, o := range d.offsets {
-		if o < off && (o > bestOff || o == bestOff && len(p) > len(best)) {
+		if better(p, o) {
 			best, bestOff = p, o
+		}
+	}
+	for p, starts := range d.elems {
+		// The last element that starts before off.
+		i := sort.Search(len(starts), func(i int) bool { return starts[i] >= off }) - 1
+		if i >= 0 {
+			if child := p + "[" + strconv.Itoa(i) + "]"; better(child, starts[i]) {
+				best, bestOff = child, starts[i]
+			}
 		}
 	}
 	return best
 }
 
+// offset is where the value at a lower-cased path starts.
+func (d *document) offset(path string) (int64, bool) {
+	if off, ok := d.offsets[path]; ok {
+		return off, true
+	}
+	parent, i, ok := splitIndex(path)
+	if !ok || i >= len(d.elems[parent]) {
+		return 0, false
+	}
+	return d.elems[parent][i], true
+}
+
+// splitIndex splits "a.b[3]" into "a.b" and 3.
+func splitIndex(path string) (string, int, bool) {
+	if !strings.HasSuffix(path, "]") {
+		return "", 0, false
+	}
+	open := strings.LastIndexByte(path, '[')
+	if open < 0 {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(path[open+1 : len(path)-1])
+	if err != nil {
+		return "", 0, false
+	}
+	return path[:open], i, true
+}
+
+// displayed is a lower-cased path as the file spells it.
+func (d *document) displayed(path string) string {
+	if shown, ok := d.display[path]; ok {
+		return shown
+	}
+	if parent, i, ok := splitIndex(path); ok {
+		return d.displayed(parent) + "[" + strconv.Itoa(i) + "]"
+	}
+	return path
+}
+
 // at is " at line N" for a field path, or "" when the path is not in the file.
 func (d *document) at(field string) string {
-	off, ok := d.offsets[strings.ToLower(field)]
+	off, ok := d.offset(strings.ToLower(field))
 	if !ok {
 		return ""
 	}

@@ -9,7 +9,9 @@ package policy
 // Allows: a node is
 //   - unknown: it has no inventory, its agent's Lease was never seen (where
 //     the source tracks Leases), or the last renewal is older than staleAfter;
-//   - missing: its inventory does not list the path;
+//   - missing: its inventory does not list the path and lists every file;
+//     a truncated inventory (status condition Truncated) may have left the
+//     path out, so the node is unknown;
 //   - invalid: listed, but not a valid profile for the node's runtime;
 //   - allow-by-default: valid, but its defaultAction lets every unlisted
 //     syscall through, and rejectAllowByDefault is set;
@@ -71,6 +73,8 @@ func ClassifyNode(p *Policy, view NodeView, now time.Time, node, profilePath str
 		return NodeVerdict{State: NodeUnknown, Detail: why}
 	}
 	switch {
+	case !l.Found && l.Omitted > 0:
+		return NodeVerdict{State: NodeUnknown, Detail: fmt.Sprintf("not listed in its inventory, which is truncated and leaves %d %s out; remove unused files from the node's seccomp root", l.Omitted, plural(l.Omitted, "file", "files"))}
 	case !l.Found:
 		return NodeVerdict{State: NodeMissing}
 	case !l.Profile.Valid:
@@ -97,4 +101,11 @@ func unknownReason(p *Policy, l ProfileLookup, now time.Time) string {
 		return fmt.Sprintf("agent last seen %s ago", now.Sub(l.Heartbeat).Round(time.Second))
 	}
 	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

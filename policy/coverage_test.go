@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
@@ -437,4 +438,87 @@ func TestDefaultOnlyChecksNoCoverage(t *testing.T) {
 	d = Evaluate(compile(t, nil), view, req)
 	assert.NotZero(t, view.lookups)
 	assert.NotEmpty(t, d.Violations)
+}
+
+// truncated gives node an inventory that lists entries but leaves omitted
+// files out (the agent's Truncated condition).
+func truncated(omitted int, entries ...v1alpha1.ProfileStatus) *v1alpha1.NodeSeccompInventory {
+	inv := inventory("node-b", entries...)
+	inv.Status.ProfileCount = int32(len(entries) + omitted)
+	inv.Status.Conditions = []metav1.Condition{{Type: v1alpha1.InventoryTruncated, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonProfileCountCapped}}
+	return inv
+}
+
+func TestClassifyTruncatedInventory(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := compile(t, nil)
+	cases := []struct {
+		name string
+		inv  *v1alpha1.NodeSeccompInventory
+		want NodeVerdict
+	}{
+		{
+			name: "a complete inventory without the path: missing",
+			inv:  inventory("node-b", validProfile("profiles/other.json", "aaaa")),
+			want: NodeVerdict{State: NodeMissing},
+		},
+		{
+			name: "a truncated inventory without the path: unknown, it may be among those left out",
+			inv:  truncated(12, validProfile("profiles/other.json", "aaaa")),
+			want: NodeVerdict{State: NodeUnknown, Detail: "not listed in its inventory, which is truncated and leaves 12 files out; remove unused files from the node's seccomp root"},
+		},
+		{
+			name: "one file left out",
+			inv:  truncated(1),
+			want: NodeVerdict{State: NodeUnknown, Detail: "not listed in its inventory, which is truncated and leaves 1 file out; remove unused files from the node's seccomp root"},
+		},
+		{
+			name: "a truncated inventory that lists the path: as listed",
+			inv:  truncated(12, validProfile(prof, "aaaa")),
+			want: NodeVerdict{State: NodeOK, SHA256: "aaaa"},
+		},
+		{
+			name: "a Truncated condition that is False: missing",
+			inv: func() *v1alpha1.NodeSeccompInventory {
+				inv := truncated(12)
+				inv.Status.Conditions[0].Status = metav1.ConditionFalse
+				return inv
+			}(),
+			want: NodeVerdict{State: NodeMissing},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			view := NewStaticNodeView(testNodes(), []*v1alpha1.NodeSeccompInventory{tc.inv}, nil)
+			assert.Equal(t, tc.want, ClassifyNode(p, view, now, "node-b", prof))
+		})
+	}
+}
+
+func TestCoverageTruncatedInventory(t *testing.T) {
+	enforce := namespace("enforce")
+	view := func() NodeView {
+		invs := []*v1alpha1.NodeSeccompInventory{truncated(12, validProfile("profiles/other.json", "aaaa"))}
+		for _, n := range []string{"node-a", "node-e"} {
+			invs = append(invs, inventory(n, validProfile(prof, "aaaa")))
+		}
+		return NewStaticNodeView(testNodes(), invs, nil)
+	}
+	runCases(t, []evalCase{
+		{
+			name:           "unknownNodes Deny: denied as unknown, not as missing",
+			policy:         coveragePolicy(v1alpha1.NodeCoverageAll, v1alpha1.UnknownNodesDeny),
+			view:           view(),
+			req:            create(localhostPod(pinned("node-b")), enforce),
+			wantViolations: []string{fld + `"profiles/p.json" cannot be checked on the only node this pod can run on: node-b (not listed in its inventory, which is truncated and leaves 12 files out; remove unused files from the node's seccomp root) (InventoryUnknown); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn`},
+		},
+		{
+			name:         "unknownNodes Warn: admitted with a warning",
+			policy:       coveragePolicy(v1alpha1.NodeCoverageAll, v1alpha1.UnknownNodesWarn),
+			view:         view(),
+			req:          create(localhostPod(selector("pool", "web")), enforce),
+			wantAllowed:  true,
+			wantWarnings: []string{fld + `"profiles/p.json" could not be checked on 1 of 3 nodes this pod can run on: node-b (not listed in its inventory, which is truncated and leaves 12 files out; remove unused files from the node's seccomp root); not held against the pod because spec.localhost.unknownNodes is Warn`},
+		},
+	})
 }

@@ -31,6 +31,9 @@ type ProfileLookup struct {
 	NoHeartbeat bool
 	// Found is true when the inventory lists the path.
 	Found bool
+	// Omitted is how many files the inventory leaves out (its Truncated
+	// condition): a path it does not list may be one of them.
+	Omitted int
 	// Profile is the inventory's entry for the path when Found.
 	Profile v1alpha1.ProfileStatus
 }

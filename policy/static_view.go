@@ -16,6 +16,7 @@ type StaticNodeView struct {
 	byName      map[string]*corev1.Node
 	inventories map[string]map[string]v1alpha1.ProfileStatus
 	heartbeats  map[string]time.Time
+	omitted     map[string]int // node -> files its inventory leaves out
 	// requireHeartbeat: a node without a heartbeat is unknown, as in the cluster.
 	requireHeartbeat bool
 }
@@ -30,6 +31,7 @@ func NewStaticNodeView(nodes []*corev1.Node, inventories []*v1alpha1.NodeSeccomp
 		byName:      make(map[string]*corev1.Node, len(nodes)),
 		inventories: make(map[string]map[string]v1alpha1.ProfileStatus, len(inventories)),
 		heartbeats:  heartbeats,
+		omitted:     map[string]int{},
 	}
 	for _, n := range nodes {
 		if _, dup := v.byName[n.Name]; !dup {
@@ -44,6 +46,7 @@ func NewStaticNodeView(nodes []*corev1.Node, inventories []*v1alpha1.NodeSeccomp
 			entries[p.Path] = p
 		}
 		v.inventories[inv.Name] = entries
+		v.omitted[inv.Name] = inv.Status.Omitted()
 	}
 	return v
 }
@@ -68,5 +71,5 @@ func (v *StaticNodeView) Profile(nodeName, profilePath string) ProfileLookup {
 	}
 	p, found := entries[profilePath]
 	hb, seen := v.heartbeats[nodeName]
-	return ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: v.requireHeartbeat && !seen, Found: found, Profile: p}
+	return ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: v.requireHeartbeat && !seen, Found: found, Profile: p, Omitted: v.omitted[nodeName]}
 }

@@ -36,7 +36,7 @@ type NodeSeccompInventoryStatus struct {
 	// +listType=map
 	// +listMapKey=path
 	Profiles []ProfileStatus `json:"profiles,omitempty"`
-	// ProfileCount is the number of files found.
+	// ProfileCount is the number of files found, including any the inventory leaves out (see the Truncated condition).
 	// +optional
 	ProfileCount int32 `json:"profileCount"`
 	// InvalidCount is the number of files that are not valid profiles.
@@ -48,6 +48,38 @@ type NodeSeccompInventoryStatus struct {
 	// ObservedTime is when the agent last scanned the tree and found a change.
 	// +optional
 	ObservedTime *metav1.Time `json:"observedTime,omitempty"`
+	// Conditions: Truncated is True when the agent left files out of profiles to keep the
+	// object within the API's size limit; its message says how many and why. Admission
+	// treats a profile that a truncated inventory does not list as unknown on the node.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// The inventory's condition type and its reasons.
+const (
+	// InventoryTruncated is True when the inventory leaves files out.
+	InventoryTruncated = "Truncated"
+	// ReasonAllProfilesListed: Truncated is False, every file is listed.
+	ReasonAllProfilesListed = "AllProfilesListed"
+	// ReasonProfileCountCapped: files beyond the agent's profile count limit are left out.
+	ReasonProfileCountCapped = "ProfileCountCapped"
+	// ReasonProfileSizeCapped: files beyond the agent's limit on the entries' size are left out.
+	ReasonProfileSizeCapped = "ProfileSizeCapped"
+	// ReasonProfilePathTooLong: files whose path is over the agent's path length limit are left out.
+	ReasonProfilePathTooLong = "ProfilePathTooLong"
+)
+
+// Omitted is how many files the inventory leaves out: ProfileCount less the
+// entries listed when the Truncated condition is True, else 0.
+func (s *NodeSeccompInventoryStatus) Omitted() int {
+	for _, c := range s.Conditions {
+		if c.Type == InventoryTruncated && c.Status == metav1.ConditionTrue {
+			return max(int(s.ProfileCount)-len(s.Profiles), 1)
+		}
+	}
+	return 0
 }
 
 // NodeSeccompInventory lists the seccomp profiles present on one node. It is

@@ -2,8 +2,10 @@ package chart_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,6 +68,11 @@ func TestDefaults(t *testing.T) {
 			"ValidatingAdmissionPolicy sg-agent-own-node",
 			"ValidatingAdmissionPolicyBinding sg-agent-own-node",
 			"ClusterSeccompPolicy default",
+			"ServiceAccount sg-seccomp-guard-hook",
+			"ClusterRole sg-seccomp-guard-hook",
+			"ClusterRoleBinding sg-seccomp-guard-hook",
+			"Job sg-seccomp-guard-hook-pre-delete",
+			"Job sg-seccomp-guard-hook-pre-upgrade",
 		}, kindNames(objs))
 	})
 
@@ -530,6 +537,26 @@ func TestRefusedValues(t *testing.T) {
 			wantErr: "- at '/webhook': additional properties 'replicas' not allowed",
 		},
 		{
+			name:    "the host's / as a link target",
+			values:  values("agent.linkTargets", []string{"/"}),
+			wantErr: "- at '/agent/linkTargets/0': '/' does not match pattern '^(/[^/,]+)+$'",
+		},
+		{
+			name:    "a relative link target",
+			values:  values("agent.linkTargets", []string{"var/lib/security-profiles-operator"}),
+			wantErr: "- at '/agent/linkTargets/0': 'var/lib/security-profiles-operator' does not match pattern '^(/[^/,]+)+$'",
+		},
+		{
+			name:    "a link target with ..",
+			values:  values("agent.linkTargets", []string{"/var/lib/kubelet/seccomp/../.."}),
+			wantErr: "- at '/agent/linkTargets/0': 'not' failed",
+		},
+		{
+			name:    "the host's / as the seccomp root",
+			values:  values("agent.seccompRoot", "/"),
+			wantErr: "- at '/agent/seccompRoot': '/' does not match pattern '^(/[^/,]+)+$'",
+		},
+		{
 			name:    "nodeCoverage unquoted Off",
 			values:  values("policy.spec.localhost.nodeCoverage", false),
 			wantErr: "- at '/policy/spec/localhost/nodeCoverage': got boolean, want string",
@@ -578,14 +605,32 @@ func TestAgentDaemonSet(t *testing.T) {
 		wantSA      string
 		wantRoot    string
 		wantPrioity string
+		// wantLinkTargets are the host directories mounted besides the seccomp root.
+		wantLinkTargets []string
 	}{
-		{name: "defaults", wantSA: "seccomp-guard-agent", wantRoot: "/var/lib/kubelet/seccomp", wantPrioity: "system-node-critical"},
 		{
-			name:        "custom ServiceAccount, seccomp root and priority",
-			values:      values("agent.serviceAccount.name", "my-agent", "agent.seccompRoot", "/data/kubelet/seccomp", "agent.priorityClassName", ""),
-			wantSA:      "my-agent",
-			wantRoot:    "/data/kubelet/seccomp",
-			wantPrioity: "",
+			name:   "defaults",
+			wantSA: "seccomp-guard-agent", wantRoot: "/var/lib/kubelet/seccomp", wantPrioity: "system-node-critical",
+			wantLinkTargets: []string{"/var/lib/security-profiles-operator"},
+		},
+		{
+			name:            "custom ServiceAccount, seccomp root and priority",
+			values:          values("agent.serviceAccount.name", "my-agent", "agent.seccompRoot", "/data/kubelet/seccomp", "agent.priorityClassName", ""),
+			wantSA:          "my-agent",
+			wantRoot:        "/data/kubelet/seccomp",
+			wantPrioity:     "",
+			wantLinkTargets: []string{"/var/lib/security-profiles-operator"},
+		},
+		{
+			name:   "custom link targets",
+			values: values("agent.linkTargets", []string{"/opt/profiles", "/var/lib/security-profiles-operator"}),
+			wantSA: "seccomp-guard-agent", wantRoot: "/var/lib/kubelet/seccomp", wantPrioity: "system-node-critical",
+			wantLinkTargets: []string{"/opt/profiles", "/var/lib/security-profiles-operator"},
+		},
+		{
+			name:   "no link targets: the seccomp root alone",
+			values: values("agent.linkTargets", []string{}),
+			wantSA: "seccomp-guard-agent", wantRoot: "/var/lib/kubelet/seccomp", wantPrioity: "system-node-critical",
 		},
 	}
 	for _, tc := range tests {
@@ -604,6 +649,7 @@ func TestAgentDaemonSet(t *testing.T) {
 				"--node-name=$(NODE_NAME)",
 				"--host-root=/host",
 				"--seccomp-root=" + tc.wantRoot,
+				"--mounted-dirs=" + strings.Join(append([]string{tc.wantRoot}, tc.wantLinkTargets...), ","),
 				"--namespace=" + namespace,
 				"--health-probe-bind-address=:8081",
 				"--resync=5m",
@@ -627,11 +673,30 @@ func TestAgentDaemonSet(t *testing.T) {
 			require.NotNil(t, c.LivenessProbe)
 			assert.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}, c.LivenessProbe.HTTPGet)
 			assert.Equal(t, []corev1.ContainerPort{{Name: "healthz", ContainerPort: 8081, Protocol: corev1.ProtocolTCP}}, c.Ports)
+			// Only the seccomp root and the link targets, each read-only at
+			// its host path under /host; never the host's /.
 			propagation := corev1.MountPropagationHostToContainer
-			assert.Equal(t, []corev1.VolumeMount{{Name: "host", MountPath: "/host", ReadOnly: true, MountPropagation: &propagation}}, c.VolumeMounts)
-			assert.Equal(t, []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
-				HostPath: &corev1.HostPathVolumeSource{Path: "/", Type: new(corev1.HostPathDirectory)},
-			}}}, pod.Volumes)
+			wantMounts := []corev1.VolumeMount{{Name: "seccomp-root", MountPath: "/host" + tc.wantRoot, ReadOnly: true, MountPropagation: &propagation}}
+			wantVolumes := []corev1.Volume{{Name: "seccomp-root", VolumeSource: corev1.VolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: tc.wantRoot, Type: new(corev1.HostPathDirectoryOrCreate)},
+			}}}
+			for i, dir := range tc.wantLinkTargets {
+				name := fmt.Sprintf("link-target-%d", i)
+				wantMounts = append(wantMounts, corev1.VolumeMount{Name: name, MountPath: "/host" + dir, ReadOnly: true, MountPropagation: &propagation})
+				wantVolumes = append(wantVolumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+					HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: new(corev1.HostPathDirectoryOrCreate)},
+				}})
+			}
+			assert.Equal(t, wantMounts, c.VolumeMounts)
+			assert.Equal(t, wantVolumes, pod.Volumes)
+			var hostPaths []string
+			for _, v := range pod.Volumes {
+				if v.HostPath != nil {
+					hostPaths = append(hostPaths, v.HostPath.Path)
+				}
+			}
+			assert.Equal(t, append([]string{tc.wantRoot}, tc.wantLinkTargets...), hostPaths, "the hostPath volumes are exactly the seccomp root and the link targets")
+			assert.NotContains(t, hostPaths, "/", "never the host's /")
 
 			// The admission policy restricts the same identity the DaemonSet runs as.
 			vap := find(objs, "ValidatingAdmissionPolicy", release+"-agent-own-node")

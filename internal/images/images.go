@@ -1,23 +1,25 @@
-// Package images builds the local test cluster's container images without a
-// Docker engine or a registry: each image is an OCI image layout (oci-layout,
-// index.json, manifest, config and one gzip layer) written as a tar archive in
-// memory, which `ctr -n k8s.io images import` loads into containerd.
+// Package images builds container images without a Docker engine or a
+// registry, with go-containerregistry: a single layer of files on an empty
+// base, written as an OCI image layout in a tar archive, which
+// `ctr -n k8s.io images import`, `podman load` and `skopeo` read.
 //
+// It builds the local test cluster's images:
 //   - Pause: the pod sandbox image, from the static Go program in ./pause.
 //   - Busybox: a shell and a few tools, from Debian's statically linked
 //     busybox (package busybox-static) plus applet symlinks.
+//
+// and the primitives (Layer, Image, WriteOCIArchive) that
+// internal/imagebuild uses for seccomp-guard's own image.
 package images
 
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -25,6 +27,13 @@ import (
 	"runtime"
 	"sort"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Image names as pods and containerd's sandbox_image refer to them. The
@@ -40,22 +49,20 @@ var BusyboxApplets = []string{
 	"sh", "cat", "grep", "sleep", "mkdir", "echo", "ls", "true", "false", "id", "env", "ps", "touch", "rm", "date",
 }
 
-// media types of the OCI image spec v1.
+// Annotations of an OCI layout's index.json entry that name the image.
 const (
-	mediaTypeIndex    = "application/vnd.oci.image.index.v1+json"
-	mediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
-	mediaTypeConfig   = "application/vnd.oci.image.config.v1+json"
-	mediaTypeLayer    = "application/vnd.oci.image.layer.v1.tar+gzip"
-
-	// annotationImageName is the annotation containerd's importer takes as
+	// AnnotationImageName is the annotation containerd's importer takes as
 	// the full image name (containerd/images.AnnotationImageName).
-	annotationImageName = "io.containerd.image.name"
-	// annotationRefName is the OCI tag annotation.
-	annotationRefName = "org.opencontainers.image.ref.name"
+	AnnotationImageName = "io.containerd.image.name"
+	// AnnotationRefName is the OCI annotation podman and skopeo read. It
+	// holds the full reference too ("host/repo:tag"): the OCI grammar allows
+	// it, and a bare tag would make podman name the image localhost/<tag>.
+	AnnotationRefName = "org.opencontainers.image.ref.name"
 )
 
-// epoch is the modification time of every file: archives are reproducible.
-var epoch = time.Unix(0, 0).UTC()
+// Epoch is the modification time of every file and the creation time of
+// every image: archives are reproducible.
+var Epoch = time.Unix(0, 0).UTC()
 
 // File is one entry of an image's only layer.
 type File struct {
@@ -64,6 +71,7 @@ type File struct {
 	Data     []byte // regular file contents
 	Linkname string // set for a symlink
 	Dir      bool
+	UID, GID int // owner; root when zero
 }
 
 // Config is what the image runs.
@@ -71,144 +79,140 @@ type Config struct {
 	Entrypoint []string
 	Cmd        []string
 	Env        []string
-}
-
-type descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    *platform         `json:"platform,omitempty"`
-}
-
-type platform struct {
-	Architecture string `json:"architecture"`
-	OS           string `json:"os"`
-}
-
-type blob struct {
-	digest string
-	data   []byte
-}
-
-func newBlob(data []byte) blob {
-	sum := sha256.Sum256(data)
-	return blob{digest: "sha256:" + hex.EncodeToString(sum[:]), data: data}
+	User       string            // "uid:gid"; root when empty
+	Labels     map[string]string // e.g. the org.opencontainers.image.* labels
 }
 
 // OCIArchive returns a tar archive of an OCI image layout holding one image,
 // named name (a full reference such as "localhost/x/y:tag"), for linux on
 // the running architecture.
 func OCIArchive(name string, files []File, cfg Config) ([]byte, error) {
-	layerTar, err := layer(files)
+	platform := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	img, err := Image(files, cfg, platform)
 	if err != nil {
 		return nil, err
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	zw.ModTime = epoch
-	if _, err := zw.Write(layerTar); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	layerBlob := newBlob(gz.Bytes())
-	diffID := newBlob(layerTar).digest
-
-	configJSON, err := json.Marshal(map[string]any{
-		"created":      epoch.Format(time.RFC3339),
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"config": map[string]any{
-			"Entrypoint": cfg.Entrypoint,
-			"Cmd":        cfg.Cmd,
-			"Env":        cfg.Env,
-			"WorkingDir": "/",
-		},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	configBlob := newBlob(configJSON)
-
-	manifestJSON, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     mediaTypeManifest,
-		"config":        descriptor{MediaType: mediaTypeConfig, Digest: configBlob.digest, Size: int64(len(configBlob.data))},
-		"layers":        []descriptor{{MediaType: mediaTypeLayer, Digest: layerBlob.digest, Size: int64(len(layerBlob.data))}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	manifestBlob := newBlob(manifestJSON)
-
-	tag := "latest"
-	if i := lastColonAfterSlash(name); i >= 0 {
-		tag = name[i+1:]
-	}
-	indexJSON, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     mediaTypeIndex,
-		"manifests": []descriptor{{
-			MediaType:   mediaTypeManifest,
-			Digest:      manifestBlob.digest,
-			Size:        int64(len(manifestBlob.data)),
-			Annotations: map[string]string{annotationImageName: name, annotationRefName: tag},
-			Platform:    &platform{Architecture: runtime.GOARCH, OS: "linux"},
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-
 	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
-		if err := tw.WriteHeader(&tar.Header{Name: dir, Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir, Format: tar.FormatPAX}); err != nil {
-			return nil, err
-		}
-	}
-	if err := add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-		return nil, err
-	}
-	if err := add("index.json", indexJSON); err != nil {
-		return nil, err
-	}
-	for _, b := range []blob{manifestBlob, configBlob, layerBlob} {
-		if err := add("blobs/sha256/"+b.digest[len("sha256:"):], b.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
+	if err := WriteOCIArchive(&out, name, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &platform}}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
 }
 
-// lastColonAfterSlash finds the tag separator of a reference ("host:5000/a:b").
-func lastColonAfterSlash(ref string) int {
-	for i := len(ref) - 1; i >= 0; i-- {
-		switch ref[i] {
-		case ':':
-			return i
-		case '/':
-			return -1
-		}
+// Image returns an image of one layer holding files, on an empty base, with
+// OCI media types, for platform.
+func Image(files []File, cfg Config, platform v1.Platform) (v1.Image, error) {
+	l, err := Layer(files)
+	if err != nil {
+		return nil, err
 	}
-	return -1
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	base, err = mutate.ConfigFile(base, &v1.ConfigFile{
+		Created:      v1.Time{Time: Epoch},
+		Architecture: platform.Architecture,
+		Variant:      platform.Variant,
+		OS:           platform.OS,
+		Config: v1.Config{
+			Entrypoint: cfg.Entrypoint,
+			Cmd:        cfg.Cmd,
+			Env:        cfg.Env,
+			User:       cfg.User,
+			Labels:     cfg.Labels,
+			WorkingDir: "/",
+		},
+		RootFS: v1.RootFS{Type: "layers"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mutate.Append(base, mutate.Addendum{
+		Layer:     l,
+		MediaType: types.OCILayer,
+		History:   v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: "seccomp-guard internal/images"},
+	})
 }
 
-// layer writes files as an uncompressed tar, parents first.
-func layer(files []File) ([]byte, error) {
+// Layer returns a gzip layer of files (parents first, each missing parent
+// directory added with mode 0755), compressed once and kept in memory.
+func Layer(files []File) (v1.Layer, error) {
+	data, err := layerTar(files)
+	if err != nil {
+		return nil, err
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressedCaching)
+}
+
+// WriteOCIArchive writes to w a tar archive of an OCI image layout whose
+// index.json lists one entry: add (an image, or an image index of several
+// platforms), named name (a full reference, "host/repo:tag").
+func WriteOCIArchive(w io.Writer, name string, add mutate.IndexAddendum) error {
+	ann := map[string]string{AnnotationImageName: name, AnnotationRefName: name}
+	for k, v := range add.Annotations {
+		ann[k] = v
+	}
+	add.Annotations = ann
+	dir, err := os.MkdirTemp("", "seccomp-guard-oci-layout-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if _, err := layout.Write(dir, mutate.AppendManifests(empty.Index, add)); err != nil {
+		return fmt.Errorf("writing the OCI layout of %s: %w", name, err)
+	}
+	return tarDir(w, dir)
+}
+
+// tarDir writes the tree at dir as a reproducible tar archive: sorted
+// names, mode 0755 for directories and 0644 for files, Epoch times.
+func tarDir(w io.Writer, dir string) error {
+	var names []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			rel += "/"
+		}
+		names = append(names, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	tw := tar.NewWriter(w)
+	for _, n := range names {
+		h := &tar.Header{Name: n, ModTime: Epoch, Format: tar.FormatPAX}
+		if n[len(n)-1] == '/' {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(n)))
+		if err != nil {
+			return err
+		}
+		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o644, int64(len(data))
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// layerTar writes files as an uncompressed tar, parents first.
+func layerTar(files []File) ([]byte, error) {
 	entries := map[string]File{}
 	for _, f := range files {
 		p := path.Clean(f.Path)
@@ -232,7 +236,7 @@ func layer(files []File) ([]byte, error) {
 	tw := tar.NewWriter(&buf)
 	for _, n := range names {
 		f := entries[n]
-		h := &tar.Header{Name: n, Mode: f.Mode, ModTime: epoch, Format: tar.FormatPAX}
+		h := &tar.Header{Name: n, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: Epoch, Format: tar.FormatPAX}
 		switch {
 		case f.Dir:
 			h.Typeflag, h.Name = tar.TypeDir, n+"/"

@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,16 +49,16 @@ func digest(b []byte) string {
 // uncompressed layer.
 func TestOCIArchive(t *testing.T) {
 	archive, err := OCIArchive("localhost/x/y:v1", []File{
-		{Path: "bin/tool", Mode: 0o755, Data: []byte("#!tool")},
+		{Path: "bin/tool", Mode: 0o755, Data: []byte("#!tool"), UID: 65532, GID: 65532},
 		{Path: "bin/sh", Linkname: "tool", Mode: 0o777},
 		{Path: "tmp", Dir: true, Mode: 0o1777},
-	}, Config{Entrypoint: []string{"/bin/tool"}, Env: []string{"PATH=/bin"}})
+	}, Config{Entrypoint: []string{"/bin/tool"}, Env: []string{"PATH=/bin"}, User: "65532:65532", Labels: map[string]string{"a": "b"}})
 	require.NoError(t, err)
 	again, err := OCIArchive("localhost/x/y:v1", []File{
-		{Path: "bin/tool", Mode: 0o755, Data: []byte("#!tool")},
+		{Path: "bin/tool", Mode: 0o755, Data: []byte("#!tool"), UID: 65532, GID: 65532},
 		{Path: "bin/sh", Linkname: "tool", Mode: 0o777},
 		{Path: "tmp", Dir: true, Mode: 0o1777},
-	}, Config{Entrypoint: []string{"/bin/tool"}, Env: []string{"PATH=/bin"}})
+	}, Config{Entrypoint: []string{"/bin/tool"}, Env: []string{"PATH=/bin"}, User: "65532:65532", Labels: map[string]string{"a": "b"}})
 	require.NoError(t, err)
 	assert.Equal(t, archive, again, "archives are reproducible")
 
@@ -70,49 +72,42 @@ func TestOCIArchive(t *testing.T) {
 		return b
 	}
 
-	var index struct {
-		Manifests []descriptor `json:"manifests"`
-	}
+	var index v1.IndexManifest
 	require.NoError(t, json.Unmarshal(files["index.json"], &index))
 	require.Len(t, index.Manifests, 1)
 	m := index.Manifests[0]
-	assert.Equal(t, mediaTypeManifest, m.MediaType)
-	assert.Equal(t, map[string]string{annotationImageName: "localhost/x/y:v1", annotationRefName: "v1"}, m.Annotations)
-	assert.Equal(t, &platform{Architecture: runtime.GOARCH, OS: "linux"}, m.Platform)
+	assert.Equal(t, types.OCIManifestSchema1, m.MediaType)
+	assert.Equal(t, map[string]string{AnnotationImageName: "localhost/x/y:v1", AnnotationRefName: "localhost/x/y:v1"}, m.Annotations)
+	assert.Equal(t, &v1.Platform{Architecture: runtime.GOARCH, OS: "linux"}, m.Platform)
 
-	var manifest struct {
-		Config descriptor   `json:"config"`
-		Layers []descriptor `json:"layers"`
-	}
-	require.NoError(t, json.Unmarshal(blob(m.Digest), &manifest))
+	var manifest v1.Manifest
+	require.NoError(t, json.Unmarshal(blob(m.Digest.String()), &manifest))
 	require.Len(t, manifest.Layers, 1)
-	assert.Equal(t, mediaTypeLayer, manifest.Layers[0].MediaType)
+	assert.Equal(t, types.OCILayer, manifest.Layers[0].MediaType)
+	assert.Equal(t, types.OCIConfigJSON, manifest.Config.MediaType)
 
-	var config struct {
-		OS     string `json:"os"`
-		Config struct {
-			Entrypoint []string
-			Env        []string
-		} `json:"config"`
-		RootFS struct {
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	require.NoError(t, json.Unmarshal(blob(manifest.Config.Digest), &config))
+	var config v1.ConfigFile
+	require.NoError(t, json.Unmarshal(blob(manifest.Config.Digest.String()), &config))
 	assert.Equal(t, "linux", config.OS)
+	assert.Equal(t, runtime.GOARCH, config.Architecture)
 	assert.Equal(t, []string{"/bin/tool"}, config.Config.Entrypoint)
+	assert.Equal(t, []string{"PATH=/bin"}, config.Config.Env)
+	assert.Equal(t, "65532:65532", config.Config.User)
+	assert.Equal(t, map[string]string{"a": "b"}, config.Config.Labels)
 
-	zr, err := gzip.NewReader(bytes.NewReader(blob(manifest.Layers[0].Digest)))
+	zr, err := gzip.NewReader(bytes.NewReader(blob(manifest.Layers[0].Digest.String())))
 	require.NoError(t, err)
 	layerTar, err := io.ReadAll(zr)
 	require.NoError(t, err)
-	assert.Equal(t, []string{digest(layerTar)}, config.RootFS.DiffIDs)
+	require.Len(t, config.RootFS.DiffIDs, 1)
+	assert.Equal(t, digest(layerTar), config.RootFS.DiffIDs[0].String())
 
 	headers, contents := untar(t, layerTar)
 	require.Contains(t, headers, "bin/", "parent directories are added")
 	assert.Equal(t, byte(tar.TypeDir), headers["bin/"].Typeflag)
 	assert.Equal(t, "#!tool", string(contents["bin/tool"]))
 	assert.Equal(t, int64(0o755), headers["bin/tool"].Mode)
+	assert.Equal(t, [2]int{65532, 65532}, [2]int{headers["bin/tool"].Uid, headers["bin/tool"].Gid})
 	assert.Equal(t, "tool", headers["bin/sh"].Linkname)
 	assert.Equal(t, int64(0o1777), headers["tmp/"].Mode)
 }
@@ -121,12 +116,6 @@ func TestOCIArchiveRejectsPathsOutsideTheImage(t *testing.T) {
 	for _, p := range []string{"/etc/passwd", "../x", "."} {
 		_, err := OCIArchive("localhost/x:y", []File{{Path: p, Data: []byte("x")}}, Config{})
 		assert.Error(t, err, p)
-	}
-}
-
-func TestLastColonAfterSlash(t *testing.T) {
-	for ref, want := range map[string]int{"a/b:c": 3, "host:5000/a": -1, "host:5000/a:t": 11, "a": -1} {
-		assert.Equal(t, want, lastColonAfterSlash(ref), ref)
 	}
 }
 
