@@ -83,8 +83,10 @@ func MissingAssets() []string {
 }
 
 // StartControlPlane starts etcd and kube-apiserver with an audit log, and
-// installs seccomp-guard's CRDs.
-func StartControlPlane() (*ControlPlane, error) {
+// installs seccomp-guard's CRDs. Each configure function, if any, may change
+// the environment (kube-apiserver flags, its certificate directory) before it
+// starts; internal/localcluster uses this for what a cluster with pods needs.
+func StartControlPlane(configure ...func(*envtest.Environment) error) (*ControlPlane, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -112,6 +114,12 @@ func StartControlPlane() (*ControlPlane, error) {
 		Append("audit-policy-file", policyFile).
 		Append("audit-log-path", cp.AuditLog).
 		Append("audit-log-mode", "blocking")
+	for _, f := range configure {
+		if err := f(env); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		_ = os.RemoveAll(dir)

@@ -20,17 +20,16 @@ type Suite struct {
 }
 
 // Main is the TestMain of an e2e package: it checks that the control plane
-// is built (skipping, or failing under CI=true, when it is not), starts it,
-// runs Setup and the tests, stops what Setup started, and keeps every log
-// (and says where) when anything failed.
+// is built (skipping, or failing under CI=true or REQUIRE_REALNODE=1, when
+// it is not: see Unavailable), starts it, runs Setup and the tests, stops
+// what Setup started, and keeps every log (and says where) when anything
+// failed.
 func Main(m *testing.M, s Suite) int {
 	if missing := MissingAssets(); len(missing) > 0 {
 		msg := fmt.Sprintf("control plane not built (missing %s): run `make controlplane`", strings.Join(missing, ", "))
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "FAIL: "+msg)
+		if Unavailable(SuiteName(), msg) {
 			return 1
 		}
-		fmt.Fprintln(os.Stderr, "SKIP: "+msg)
 		return 0
 	}
 	cp, err := StartControlPlane()
@@ -50,6 +49,20 @@ func Main(m *testing.M, s Suite) int {
 	}
 	cp.Stop()
 	return 0
+}
+
+// SuiteName is the running test package's directory relative to the
+// repository (go test runs a test binary in its package's directory), e.g.
+// e2e/webhook; the binary's name if that fails.
+func SuiteName() string {
+	if wd, err := os.Getwd(); err == nil {
+		if root, err := RepoRoot(); err == nil {
+			if rel, err := filepath.Rel(root, wd); err == nil && !strings.HasPrefix(rel, "..") {
+				return filepath.ToSlash(rel)
+			}
+		}
+	}
+	return strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
 }
 
 func run(m *testing.M, s Suite, cp *ControlPlane) (code int) {

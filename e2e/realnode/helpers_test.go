@@ -105,7 +105,7 @@ func (g *guardState) start(ctx context.Context) error {
 			return err
 		}
 	}
-	bin, err := framework.BuildBinary(node.Dir)
+	bin, err := buildGuard()
 	if err != nil {
 		return err
 	}
@@ -195,11 +195,18 @@ func namespace(t *testing.T, prefix, mode string) string {
 		ns.Labels[policy.ModeLabel] = mode
 	}
 	require.NoError(t, node.Client.Create(context.Background(), ns))
+	// The ServiceAccount admission plugin refuses pods until
+	// kube-controller-manager has created the namespace's default
+	// ServiceAccount (it retries for about a second only).
+	require.NoError(t, waitFor(30*time.Second, "the default ServiceAccount of namespace "+name, func() (bool, string) {
+		err := node.Client.Get(context.Background(), client.ObjectKey{Namespace: name, Name: "default"}, &corev1.ServiceAccount{})
+		return err == nil, fmt.Sprint(err)
+	}))
 	return name
 }
 
-// busyboxPod is a pod the node can run: host network (no CNI), the local
-// busybox image (no registry), pinned to the node; script runs in sh.
+// busyboxPod is a pod the node can run: host network, the local busybox
+// image (no registry), pinned to the node; script runs in sh.
 func busyboxPod(ns, name, script string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},

@@ -4,10 +4,11 @@
 // seccomp-guard, and is refused at admission with it; a defaulted pod really
 // runs under a seccomp filter.
 //
-// The tests need root, cgroups, containerd, runc and Debian's busybox-static
-// (docs/testing.md). Elsewhere they skip, saying why; under CI=true they fail
-// instead. At the end the cluster is torn down and the run fails if anything
-// of it is left on the machine.
+// The tests need root, cgroups, containerd, runc, Debian's busybox-static,
+// containernetworking-plugins and nftables (docs/testing.md). Elsewhere they
+// skip, saying why (and `make test` says so at the end); under CI=true or
+// REQUIRE_REALNODE=1 they fail instead. At the end the cluster is torn down
+// and the run fails if anything of it is left on the machine.
 package realnode_test
 
 import (
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 )
 
@@ -38,13 +40,13 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	if err := localcluster.Check(); err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintf(os.Stderr, "FAIL: the real-node e2e must run under CI=true, but the local cluster cannot run here: %v\n", err)
+		// Each test skips with this reason, so that `go test -v` shows it;
+		// `make test` names the suite at the end; CI=true and
+		// REQUIRE_REALNODE=1 fail instead.
+		skipReason = "the local cluster cannot run on this machine: " + err.Error()
+		if framework.Unavailable("e2e/realnode", skipReason) {
 			return 1
 		}
-		// Each test skips with this reason, so that `go test -v` shows it.
-		skipReason = "the local cluster cannot run on this machine: " + err.Error()
-		fmt.Fprintln(os.Stderr, "SKIP: "+skipReason)
 		return m.Run()
 	}
 

@@ -299,7 +299,8 @@ func readSysctls(dir string) map[string]string {
 // name it (components, shims, containers), unmounts everything below it,
 // restores the kernel settings found before that run's kubelet started,
 // removes its container log links and the directory. It returns the
-// directories it cleaned. Start calls it.
+// directories it cleaned. Start calls it. The pod network (bridge,
+// nftables table, libcni cache entries) goes too, if that run had set it up.
 func CleanStale() []string {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
 	var cleaned []string
@@ -320,11 +321,16 @@ func CleanStale() []string {
 			owned = lines(string(b))
 		}
 		c := &Cluster{Dir: dir, PodLogsDir: filepath.Join(dir, "pod-logs"), sysctls: readSysctls(dir), createdHostPaths: readHostPaths(dir)}
-		errs := []error{killOwned(owned)}
+		ids := containerIDs(owned)
+		errs := []error{killOwned(owned, ids...)}
 		for _, p := range owned {
 			errs = append(errs, unmountUnder(p))
 		}
-		errs = append(errs, removeShimSockets(dir), c.restoreSysctls(), c.removeLogLinks(), c.removeHostPaths())
+		errs = append(errs, removeShimSockets(dir))
+		if _, err := os.Stat(filepath.Join(dir, networkFile)); err == nil {
+			errs = append(errs, teardownNetwork(ids))
+		}
+		errs = append(errs, c.restoreSysctls(), c.removeLogLinks(), c.removeHostPaths())
 		err = errors.Join(errs...)
 		if err == nil {
 			// Dir last: it holds the list.
@@ -352,13 +358,15 @@ const hostFile = "host-paths"
 
 // hostPaths are the places outside Dir where containerd, runc and the
 // kubelet write whatever their configuration says: the kubelet's device
-// plugin socket (a fixed path), containerd's shim socket directory, the
-// container log links, util-linux's mount table, and the cgroup that the
-// CRI plugin creates for its containers. Parents come before children.
+// plugin socket (a fixed path), containerd's shim socket directory and ctr's
+// FIFO directory, the container log links, util-linux's mount table, libcni's result cache, and
+// the cgroup that the CRI plugin creates for its containers. Parents come
+// before children.
 func hostPaths() []string {
 	paths := []string{
 		"/var/lib/kubelet", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet/device-plugins/kubelet.sock",
-		"/run/containerd", "/run/containerd/s",
+		"/run/containerd", "/run/containerd/s", "/run/containerd/fifo",
+		libcniCacheDir, filepath.Join(libcniCacheDir, "results"),
 		"/run/mount",
 		containerLogsDir,
 		"/sys/fs/cgroup/k8s.io",

@@ -41,6 +41,8 @@ func TestContainerdConfig(t *testing.T) {
 		`address = "/tmp/n/containerd/containerd.sock"`,
 		`Root = "/tmp/n/containerd/runc"`,
 		`conf_dir = "/tmp/n/containerd/cni/net.d"`,
+		`bin_dir = "/usr/lib/cni"`,
+		`netns_mounts_under_state_dir = true`,
 	} {
 		assert.Contains(t, cfg, want)
 	}
@@ -56,6 +58,7 @@ func TestKubeletConfig(t *testing.T) {
 		"failSwapOn: false", "address: 127.0.0.1", "healthzBindAddress: 127.0.0.1",
 		"containerRuntimeEndpoint: unix:///tmp/n/containerd/containerd.sock",
 		"podLogsDir: /tmp/n/pod-logs", "nodefs.available: 1%",
+		"makeIPTablesUtilChains: false",
 	} {
 		assert.Contains(t, cfg, want)
 	}

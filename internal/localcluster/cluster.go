@@ -11,9 +11,11 @@
 // (one log file per component) which Stop keeps, so that a failed test can
 // print the paths. What the kubelet and containerd change outside them
 // (kernel settings, a few fixed host paths) Stop puts back; Leftovers checks.
-// One cluster per machine at a time. Pods must use hostNetwork: true (there is no CNI) and
-// imagePullPolicy: Never with PauseImage or BusyboxImage (there is no
-// registry).
+// One cluster per machine at a time. Pods get an address on the node's pod
+// network (network.go: a bridge with Debian's CNI plugins, no kube-proxy;
+// the API server reaches Services through their endpoints) or use
+// hostNetwork: true; they use imagePullPolicy: Never with PauseImage,
+// BusyboxImage or an image imported with ImportImage (there is no registry).
 //
 // Facts this package relies on were checked on the development machine:
 // docs/testing.md, which also explains how to read a failed run.
@@ -25,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -54,9 +57,18 @@ const (
 const DefaultNodeName = "seccomp-guard-node"
 
 // DefaultControllers are the kube-controller-manager controllers the cluster
-// runs. Not the node-lifecycle controller: the node has no CNI, so it stays
-// NotReady and that controller would taint it (docs/testing.md).
-var DefaultControllers = []string{"deployment-controller", "replicaset-controller"}
+// runs: what a chart needs (Deployments, DaemonSets, Jobs for Helm hooks,
+// EndpointSlices for Services, ServiceAccounts and kube-root-ca.crt for
+// their tokens, garbage collection of owned objects, namespace deletion).
+// Not the node-lifecycle controller: Start waits for the node to be Ready
+// and removes the not-ready taint itself, and on a loaded machine a late
+// kubelet heartbeat would make that controller taint the node
+// (docs/testing.md).
+var DefaultControllers = []string{
+	"deployment-controller", "replicaset-controller", "daemonset-controller", "job-controller",
+	"endpointslice-controller", "serviceaccount-controller", "root-ca-certificate-publisher-controller",
+	"garbage-collector-controller", "namespace-controller",
+}
 
 // dirPrefix names the cluster's temp directories, so that a later run can
 // find what a killed run left behind.
@@ -84,12 +96,14 @@ type Cluster struct {
 	Kubectl      string        // bin/k8s/kubectl
 
 	NodeName       string
-	Dir            string // removed by Stop
-	LogDir         string // kept by Stop
-	KubeletRootDir string // the kubelet's --root-dir
-	SeccompRoot    string // <KubeletRootDir>/seccomp: where Localhost profiles live
-	PodLogsDir     string // the kubelet's podLogsDir
-	Socket         string // containerd's gRPC socket
+	Dir            string     // removed by Stop
+	LogDir         string     // kept by Stop
+	KubeletRootDir string     // the kubelet's --root-dir
+	SeccompRoot    string     // <KubeletRootDir>/seccomp: where Localhost profiles live
+	PodLogsDir     string     // the kubelet's podLogsDir
+	Socket         string     // containerd's gRPC socket
+	PodCIDR        *net.IPNet // the pod network, on BridgeName
+	CAFile         string     // the API server's CA (kube-root-ca.crt in every namespace)
 
 	progress    io.Writer
 	assets      string
@@ -98,6 +112,7 @@ type Cluster struct {
 	containerd  *component
 	scheduler   *component
 	controllers *component
+	networkUp   bool
 
 	// Paths that processes of this cluster name on their command line.
 	ownedPaths []string
@@ -116,22 +131,34 @@ type Cluster struct {
 // whatever its podLogsDir (hard-coded in the kubelet).
 const containerLogsDir = "/var/log/containers"
 
-// kubeletSysctls are the kernel settings the kubelet sets at start
-// (setupKernelTunables); Stop puts back the values found before.
-var kubeletSysctls = []string{
+// hostSysctls are the kernel settings the kubelet sets at start
+// (setupKernelTunables) and the one the bridge CNI plugin sets (a gateway
+// bridge turns on IPv4 forwarding); Stop puts back the values found before.
+var hostSysctls = []string{
 	"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
 	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
+	"net/ipv4/ip_forward",
 }
 
 // Check says why the cluster cannot run on this machine, or nil.
 func Check() error {
 	var problems []string
 	if os.Geteuid() != 0 {
-		problems = append(problems, "not running as root (containerd, runc and the kubelet need root)")
+		problems = append(problems, "not running as root (containerd, runc and the kubelet need root; run the tests as root, where `make test` also installs the Debian packages they need)")
 	}
 	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			problems = append(problems, bin+" not found in $PATH (apt-get install containerd runc)")
+		}
+	}
+	for _, bin := range []string{"nft", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			problems = append(problems, bin+" not found in $PATH (apt-get install nftables iproute2)")
+		}
+	}
+	for _, p := range cniPlugins {
+		if _, err := os.Stat(filepath.Join(CNIBinDir, p)); err != nil {
+			problems = append(problems, "CNI plugin "+filepath.Join(CNIBinDir, p)+" missing (apt-get install containernetworking-plugins)")
 		}
 	}
 	if _, err := images.FindBusybox(); err != nil {
@@ -215,8 +242,21 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 
+	// What the kubelet and the bridge plugin change outside Dir, to put back in Stop.
+	c.snapshotSysctls()
+	if err := c.saveSysctls(); err != nil {
+		return c, err
+	}
+	networks, err := machineNetworks()
+	if err != nil {
+		return c, err
+	}
+	if c.PodCIDR, err = choosePodCIDR(podCIDRCandidates, networks); err != nil {
+		return c, err
+	}
+
 	c.step("starting kube-apiserver and etcd")
-	cp, err := framework.StartControlPlane()
+	cp, err := framework.StartControlPlane(c.configureAPIServer)
 	if err != nil {
 		return c, err
 	}
@@ -232,10 +272,19 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 
-	c.step("starting containerd")
+	c.step("setting up the pod network " + c.PodCIDR.String() + " on bridge " + BridgeName)
 	if err := c.recordHostPaths(); err != nil {
 		return c, err
 	}
+	apiPort, err := strconv.Atoi(cp.Env.ControlPlane.APIServer.Port)
+	if err != nil {
+		return c, fmt.Errorf("the API server's secure port: %w", err)
+	}
+	if err := c.setupNetwork(ctx, cp.Env.ControlPlane.APIServer.Address, apiPort); err != nil {
+		return c, err
+	}
+
+	c.step("starting containerd")
 	if err := c.startContainerd(ctx); err != nil {
 		return c, err
 	}
@@ -362,6 +411,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, controllers []stri
 	c.controllers, err = c.startProcess("kube-controller-manager", filepath.Join(c.assets, "kube-controller-manager"),
 		"--kubeconfig="+kc, "--authentication-kubeconfig="+kc, "--authorization-kubeconfig="+kc,
 		"--controllers="+strings.Join(controllers, ","),
+		"--root-ca-file="+c.CAFile,
 		"--use-service-account-credentials=false",
 		"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
 		"--cert-dir="+certDir,
@@ -432,6 +482,9 @@ func (c *Cluster) stop() error {
 		note("unmounting", unmountUnder(c.Dir))
 		note("removing shim sockets", removeShimSockets(c.Dir))
 	}
+	if c.networkUp {
+		note("removing the pod network", teardownNetwork(c.containerIDs))
+	}
 	note("restoring sysctls", c.restoreSysctls())
 	note("removing container log links", c.removeLogLinks())
 	note("removing host paths", c.removeHostPaths())
@@ -471,7 +524,7 @@ func (c *Cluster) keepControlPlaneLogs() {
 // snapshotSysctls records the kernel settings the kubelet changes.
 func (c *Cluster) snapshotSysctls() {
 	c.sysctls = map[string]string{}
-	for _, s := range kubeletSysctls {
+	for _, s := range hostSysctls {
 		if b, err := os.ReadFile(filepath.Join("/proc/sys", s)); err == nil {
 			c.sysctls[s] = strings.TrimSpace(string(b))
 		}
@@ -524,6 +577,9 @@ func (c *Cluster) Leftovers() []string {
 	}
 	out = append(out, c.logLinks()...)
 	out = append(out, c.hostLeftovers()...)
+	if c.networkUp {
+		out = append(out, networkLeftovers(c.containerIDs)...)
+	}
 	out = append(out, c.sysctlDrift()...)
 	return out
 }

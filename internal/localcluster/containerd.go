@@ -17,8 +17,9 @@ import (
 // criNamespace is the containerd namespace of the CRI plugin (the kubelet's).
 const criNamespace = "k8s.io"
 
-// containerdConfig is containerd's configuration: every path under dir, the
-// CRI plugin's sandbox image the locally built pause image, and
+// containerdConfig is containerd's configuration: every path under dir
+// (network namespaces too) but the CNI plugins (CNIBinDir), the CRI plugin's
+// sandbox image the locally built pause image, and
 // restrict_oom_score_adj (without CAP_SYS_RESOURCE every sandbox fails with
 // "can't get final child's PID from pipe: EOF"; docs/testing.md).
 func containerdConfig(dir string) string {
@@ -50,6 +51,7 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = %[5]q
     restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
     [plugins."io.containerd.grpc.v1.cri".cni]
@@ -69,14 +71,14 @@ disabled_plugins = [
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"),
 		filepath.Join(dir, "containerd.sock"), filepath.Join(dir, "containerd.sock.ttrpc"),
 		images.PauseImage,
-		filepath.Join(dir, "cni", "bin"), filepath.Join(dir, "cni", "net.d"),
+		CNIBinDir, filepath.Join(dir, "cni", "net.d"),
 		filepath.Join(dir, "runc"), filepath.Join(dir, "opt"),
 	)
 }
 
 func (c *Cluster) startContainerd(ctx context.Context) error {
 	dir := filepath.Dir(c.Socket)
-	for _, d := range []string{dir, filepath.Join(dir, "cni", "bin"), filepath.Join(dir, "cni", "net.d")} {
+	for _, d := range []string{dir, filepath.Join(dir, "cni", "net.d")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return err
 		}
@@ -119,6 +121,31 @@ func (c *Cluster) Ctr(ctx context.Context, args ...string) (string, error) {
 func (c *Cluster) importImage(ctx context.Context, archive string) error {
 	_, err := c.Ctr(ctx, "images", "import", archive)
 	return err
+}
+
+// ImportImage loads an image archive (an OCI layout or docker-archive tar,
+// e.g. what `make image` writes) into the node's containerd, in the
+// namespace the kubelet uses, so that pods run it with imagePullPolicy:
+// Never (or IfNotPresent) under the name the archive gives it (the OCI
+// index's io.containerd.image.name annotation, or the docker-archive's
+// RepoTags). Of a multi-platform index, the machine's platform is
+// unpacked. It returns the names of the images now in containerd whose
+// content came from the archive, as `ctr images import` prints them.
+func (c *Cluster) ImportImage(ctx context.Context, archive string) ([]string, error) {
+	out, err := c.Ctr(ctx, "images", "import", archive)
+	if err != nil {
+		return nil, fmt.Errorf("importing %s into the node's containerd: %w", archive, err)
+	}
+	// "unpacking <name> (sha256:...)...done"
+	var names []string
+	for _, l := range lines(out) {
+		if rest, ok := strings.CutPrefix(l, "unpacking "); ok {
+			if name, _, ok := strings.Cut(rest, " "); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	return names, nil
 }
 
 // buildImages writes the pause and busybox image archives into dir/images.

@@ -20,7 +20,9 @@ import (
 // kubeletConfig is the KubeletConfiguration (docs/testing.md): cgroup v1 with
 // cgroupfs and no per-QoS cgroups, no swap check, loopback-only ports,
 // podLogsDir and volume plugins under dir, image garbage collection and
-// disk-pressure eviction out of the way of a test run.
+// disk-pressure eviction out of the way of a test run, and no iptables
+// chains (the kubelet would leave its KUBE-FIREWALL and canary chains on the
+// host; network.go adds the one protection that matters here).
 func kubeletConfig(c *Cluster, port, healthzPort int) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -53,6 +55,7 @@ evictionHard:
   nodefs.inodesFree: 1%%
   imagefs.available: 1%%
 serializeImagePulls: false
+makeIPTablesUtilChains: false
 rotateCertificates: false
 serverTLSBootstrap: false
 shutdownGracePeriod: 0s
@@ -77,11 +80,6 @@ func (c *Cluster) startKubelet(ctx context.Context) error {
 	}
 	config := filepath.Join(c.Dir, "kubelet-config.yaml")
 	if err := os.WriteFile(config, []byte(kubeletConfig(c, ports[0], ports[1])), 0o600); err != nil {
-		return err
-	}
-	// What the kubelet changes outside Dir, to put back in Stop.
-	c.snapshotSysctls()
-	if err := c.saveSysctls(); err != nil {
 		return err
 	}
 	c.kubelet, err = c.startProcess("kubelet", filepath.Join(c.assets, "kubelet"),
@@ -111,14 +109,35 @@ func (c *Cluster) startKubelet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Ready once containerd has loaded the CNI configuration.
+	var last string
+	err = poll(ctx, 60*time.Second, func() (bool, error) {
+		if exited, err := c.kubelet.Exited(); exited {
+			return false, fmt.Errorf("the kubelet exited (%s); log %s", exitStatus(err), c.kubelet.LogPath)
+		}
+		node, err := c.Node(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range node.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				last = fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message)
+				return cond.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	}, "node "+c.NodeName+" to be Ready")
+	if err != nil {
+		return fmt.Errorf("%w (last: %s; see %s and %s)", err, last, c.kubelet.LogPath, c.containerd.LogPath)
+	}
 	return c.untaintNotReady(ctx)
 }
 
 // untaintNotReady removes the node.kubernetes.io/not-ready taint, which the
 // API server's TaintNodesByCondition admission puts on every new Node and
-// the node-lifecycle controller removes once the node is Ready. This node
-// never turns Ready (no CNI, so the network is not ready) and that
-// controller does not run, so without this kube-scheduler places no pod on it.
+// the node-lifecycle controller removes once the node is Ready. The node is
+// Ready, but that controller does not run (DefaultControllers), so without
+// this kube-scheduler places no pod on it.
 func (c *Cluster) untaintNotReady(ctx context.Context) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := c.Node(ctx)

@@ -1,0 +1,147 @@
+package localcluster
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// The API server's certificates, written into its envtest CertDir before it
+// starts (envtest then keeps them): its serving certificate names what
+// in-cluster clients dial (KubernetesServiceIP, kubernetes.default.svc) as
+// well as 127.0.0.1, so that a pod verifies it with kube-root-ca.crt.
+const (
+	apiserverCAFile   = "ca.crt"
+	apiserverCertFile = "apiserver.crt" // the names envtest and --cert-dir use
+	apiserverKeyFile  = "apiserver.key"
+	saCertFile        = "sa-signer.crt" // envtest's --service-account-key-file
+	saKeyFile         = "sa-signer.key" // envtest's --service-account-signing-key-file
+)
+
+// apiserverNames are the serving certificate's names.
+var apiserverNames = []string{
+	"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+}
+
+// apiserverIPs are the serving certificate's addresses.
+var apiserverIPs = []string{"127.0.0.1", KubernetesServiceIP}
+
+// writeAPIServerCerts writes a CA, the serving certificate and key, and the
+// service account signing key pair into dir, and returns the CA in PEM.
+func writeAPIServerCerts(dir string) ([]byte, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "seccomp-guard-node-ca"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "kube-apiserver"},
+		DNSNames:     apiserverNames,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, ip := range apiserverIPs {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	saPub, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	files := map[string][]byte{apiserverCAFile: caPEM, apiserverCertFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	for name, k := range map[string]*ecdsa.PrivateKey{apiserverKeyFile: key, saKeyFile: saKey} {
+		b, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		files[name] = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: b})
+	}
+	files[saCertFile] = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub})
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return caPEM, nil
+}
+
+// apiserverFlags are what the cluster's kube-apiserver runs with on top of
+// envtest's (set), and the envtest defaults it drops (unset):
+//   - --enable-aggregator-routing: the API server calls webhook (and
+//     aggregated API) Services at an endpoint's pod IP, taken from the
+//     Service's EndpointSlices, instead of the ClusterIP, which nothing
+//     routes here (no kube-proxy);
+//   - envtest disables the ServiceAccount admission plugin; a cluster that
+//     runs a chart needs it, so that pods get their ServiceAccount's token
+//     volume (and kube-controller-manager's serviceaccount controller
+//     creates each namespace's default ServiceAccount).
+var (
+	apiserverFlags      = map[string]string{"enable-aggregator-routing": "true"}
+	apiserverUnsetFlags = []string{"disable-admission-plugins"}
+)
+
+// configureAPIServer is the framework.StartControlPlane hook: the
+// certificates above in CertDir (under Dir) and the flags.
+func (c *Cluster) configureAPIServer(env *envtest.Environment) error {
+	api := env.ControlPlane.GetAPIServer()
+	api.CertDir = filepath.Join(c.Dir, "apiserver")
+	ca, err := writeAPIServerCerts(api.CertDir)
+	if err != nil {
+		return err
+	}
+	api.CA = ca
+	c.CAFile = filepath.Join(api.CertDir, apiserverCAFile)
+	args := api.Configure()
+	for k, v := range apiserverFlags {
+		args.Set(k, v)
+	}
+	for _, k := range apiserverUnsetFlags {
+		args.Disable(k)
+	}
+	return nil
+}
