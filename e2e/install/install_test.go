@@ -90,6 +90,10 @@ func waitInstalled(t *testing.T, ctx context.Context, ns string) {
 		if dep.Status.AvailableReplicas != 2 || dep.Status.UpdatedReplicas != 2 {
 			return fmt.Errorf("webhook Deployment: %d available, %d updated of 2", dep.Status.AvailableReplicas, dep.Status.UpdatedReplicas)
 		}
+		// As its own ServiceAccount, so the chart's RBAC is what is tested.
+		if sa := dep.Spec.Template.Spec.ServiceAccountName; sa != release+"-webhook" {
+			return framework.Abort(fmt.Errorf("the webhook runs as ServiceAccount %q, want %q", sa, release+"-webhook"))
+		}
 		var ds appsv1.DaemonSet
 		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: release + "-agent"}, &ds); err != nil {
 			return err
