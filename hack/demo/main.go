@@ -13,10 +13,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -58,12 +58,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var procs []*framework.Process
 	defer func() {
 		step("stopping everything")
-		for _, p := range procs {
-			_ = p.Stop()
-		}
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "demo: stopping the cluster:", err)
 		}
@@ -78,12 +74,10 @@ func run() error {
 		return err
 	}
 
-	step("starting seccomp-guard: the webhook and the node agent")
-	wh, agent, err := d.startGuard(ctx)
-	if err != nil {
+	step("installing seccomp-guard with its Helm chart: the webhook Deployment and the node agent DaemonSet")
+	if err := d.installChart(ctx); err != nil {
 		return err
 	}
-	procs = append(procs, agent, wh.Process)
 
 	step("applying examples/ with seccomp-guard")
 	files, err := filepath.Glob(filepath.Join(root, "examples", "*.yaml"))
@@ -116,6 +110,10 @@ func run() error {
 	step("waiting for the admitted pods to run")
 	d.observe(ctx, results)
 	printResults(os.Stdout, results)
+	fmt.Println()
+	if err := d.printChartPods(ctx); err != nil {
+		return err
+	}
 
 	fmt.Printf("\nThe cluster keeps running until you press Ctrl-C. Try your own manifests:\n\n")
 	fmt.Printf("  export KUBECONFIG=%s\n", c.Kubeconfig)
@@ -123,7 +121,7 @@ func run() error {
 	fmt.Printf("  %s get nodeseccompinventories\n", c.Kubectl)
 	fmt.Printf("  %s apply -f your-pod.yaml   # image %s, imagePullPolicy: Never, hostNetwork: true\n\n", c.Kubectl, localcluster.BusyboxImage)
 	fmt.Printf("The node's seccomp root is %s; drop a profile there and the agent reports it.\n", c.SeccompRoot)
-	fmt.Printf("Logs: %s (webhook: %s, agent: %s)\n", c.LogDir, wh.LogPath, agent.LogPath)
+	fmt.Printf("Logs: %s (the chart's pods: %s/%s_*)\n", c.LogDir, c.PodLogsDir, releaseNamespace)
 	if os.Getenv("SECCOMP_GUARD_DEMO_EXIT") == "1" {
 		return nil
 	}
@@ -136,7 +134,6 @@ func step(msg string) { fmt.Printf("==> %s\n", msg) }
 type demo struct {
 	c    *localcluster.Cluster
 	root string
-	bin  string
 }
 
 // result is what happened to one object.
@@ -195,43 +192,51 @@ func (d *demo) baseline(ctx context.Context) error {
 	return c.Client.Delete(ctx, got)
 }
 
-func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.Process, error) {
+// The release: the chart installed as docs/install.md shows.
+const (
+	releaseName      = "seccomp-guard"
+	releaseNamespace = v1alpha1.DefaultReleaseNamespace
+)
+
+// installChart builds the image as `make image` does (for this machine's
+// platform), imports it into the node's containerd, installs the chart with
+// the pinned helm, and waits until seccomp-guard refuses a profile no node
+// has: the API server calls the webhook through its Service, and the
+// agent's inventory has reached it.
+func (d *demo) installChart(ctx context.Context) error {
 	c := d.c
+	archive, ref, err := framework.BuildImage(ctx, c.Dir, "")
+	if err != nil {
+		return err
+	}
+	if _, err := c.ImportImage(ctx, archive); err != nil {
+		return err
+	}
+	fmt.Printf("    image %s built and imported into the node's containerd\n", ref)
 	for _, ns := range []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultReleaseNamespace}},
+		// The agent mounts host paths: Pod Security Admission must allow it here.
+		{ObjectMeta: metav1.ObjectMeta{Name: releaseNamespace, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "demo-probe", Labels: map[string]string{policy.ModeLabel: string(v1alpha1.ModeEnforce)}}},
 	} {
 		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, nil, err
+			return err
 		}
 	}
-	bin, err := framework.BuildBinary(c.Dir)
-	if err != nil {
-		return nil, nil, err
+	args := []string{"install", releaseName, filepath.Join(d.root, "charts", "seccomp-guard"),
+		"--namespace", releaseNamespace,
+		"--set", "certificates.mode=self-managed",
+		"--set", "agent.seccompRoot=" + c.SeccompRoot,
+		"--set-json", "agent.linkTargets=[]",
+		"--wait", "--timeout", "5m"}
+	helm := filepath.Join(d.root, "bin", "helm")
+	fmt.Printf("    KUBECONFIG=%s \\\n      %s %s\n", c.Kubeconfig, helm, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, helm, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("helm install: %w\n%s", err, out)
 	}
-	d.bin = bin
-	probePort, err := framework.FreePort()
-	if err != nil {
-		return nil, nil, err
-	}
-	agent, err := framework.StartProcess(c.LogDir, "seccomp-guard-agent", bin, "agent",
-		"--kubeconfig", c.Kubeconfig, "--node-name", c.NodeName, "--seccomp-root", c.SeccompRoot,
-		"--namespace", v1alpha1.DefaultReleaseNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
-	if err != nil {
-		return nil, nil, err
-	}
-	wh, err := framework.StartWebhook(ctx, c.ControlPlane, bin)
-	if err != nil {
-		_ = agent.Stop()
-		return nil, nil, err
-	}
-	if err := framework.InstallWebhookConfigs(ctx, c.Client, wh); err != nil {
-		return wh, agent, err
-	}
-	// Wait until the API server calls the webhook and the webhook knows the
-	// node's inventory: a profile no node has is then refused as missing.
 	probe := d.localhostProbe("profiles/.no-node-has-this.json")
-	err = framework.Poll(ctx, 250*time.Millisecond, 60*time.Second, "a pod with a profile no node has to be refused as ProfileMissing", func(ctx context.Context) error {
+	err = framework.Poll(ctx, 250*time.Millisecond, 90*time.Second, "a pod with a profile no node has to be refused as ProfileMissing", func(ctx context.Context) error {
 		err := c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
 		switch {
 		case err == nil:
@@ -242,10 +247,32 @@ func (d *demo) startGuard(ctx context.Context) (*framework.Webhook, *framework.P
 		return fmt.Errorf("want ProfileMissing, got %w", err)
 	})
 	if err != nil {
-		return wh, agent, fmt.Errorf("seccomp-guard did not become active: %w (logs: %s, %s)", err, wh.LogPath, agent.LogPath)
+		return fmt.Errorf("seccomp-guard did not become active: %w (pod logs under %s)", err, c.PodLogsDir)
 	}
-	fmt.Printf("    webhook serving on 127.0.0.1:%d; agent reporting %s's profiles from %s\n", wh.Port, c.NodeName, c.SeccompRoot)
-	return wh, agent, nil
+	fmt.Printf("    webhook and agent running in namespace %s; the agent reports %s's profiles from %s\n", releaseNamespace, c.NodeName, c.SeccompRoot)
+	return nil
+}
+
+// printChartPods shows the chart's pods, as `kubectl get pods` would.
+func (d *demo) printChartPods(ctx context.Context) error {
+	var pods corev1.PodList
+	if err := d.c.Client.List(ctx, &pods, client.InNamespace(releaseNamespace)); err != nil {
+		return err
+	}
+	fmt.Printf("seccomp-guard's own pods (namespace %s, installed by its chart):\n", releaseNamespace)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tREADY\tSTATUS\tRESTARTS")
+	for _, p := range pods.Items {
+		ready, restarts := 0, int32(0)
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.Ready {
+				ready++
+			}
+			restarts += cs.RestartCount
+		}
+		fmt.Fprintf(tw, "  %s\t%d/%d\t%s\t%d\n", p.Name, ready, len(p.Spec.Containers), p.Status.Phase, restarts)
+	}
+	return tw.Flush()
 }
 
 func (d *demo) localhostProbe(profile string) *corev1.Pod {
