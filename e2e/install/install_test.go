@@ -70,7 +70,7 @@ func baseValues(mode string, hybrid bool) map[string]any {
 
 // releaseNamespace creates the release namespace with the Pod Security
 // Admission label its pods need (docs/install.md).
-func releaseNamespace(t *testing.T, ctx context.Context, name string) {
+func releaseNamespace(ctx context.Context, t *testing.T, name string) {
 	t.Helper()
 	require.NoError(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"},
@@ -80,7 +80,7 @@ func releaseNamespace(t *testing.T, ctx context.Context, name string) {
 // waitInstalled waits until the webhook Deployment has 2 available
 // replicas, the agent DaemonSet runs on the node and the node's inventory
 // is published.
-func waitInstalled(t *testing.T, ctx context.Context, ns string) {
+func waitInstalled(ctx context.Context, t *testing.T, ns string) {
 	t.Helper()
 	err := framework.Poll(ctx, time.Second, 3*time.Minute, "the chart's pods to run", func(ctx context.Context) error {
 		var dep appsv1.Deployment
@@ -148,7 +148,7 @@ func busybox(ns, name string, sp *corev1.SeccompProfile) *corev1.Pod {
 	return pod
 }
 
-func waitRunning(t *testing.T, ctx context.Context, ns, name string) {
+func waitRunning(ctx context.Context, t *testing.T, ns, name string) {
 	t.Helper()
 	err := framework.Poll(ctx, 500*time.Millisecond, 2*time.Minute, "pod "+ns+"/"+name+" to run", func(ctx context.Context) error {
 		var pod corev1.Pod
@@ -164,7 +164,7 @@ func waitRunning(t *testing.T, ctx context.Context, ns, name string) {
 }
 
 // story runs, through the installed chart, what seccomp-guard is for.
-func story(t *testing.T, ctx context.Context, releaseNS, tag string) {
+func story(ctx context.Context, t *testing.T, releaseNS, tag string) {
 	ns := "story-" + tag
 	require.NoError(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: ns, Labels: map[string]string{policy.ModeLabel: "enforce"},
@@ -177,7 +177,7 @@ func story(t *testing.T, ctx context.Context, releaseNS, tag string) {
 		require.NotNil(t, pod.Spec.SecurityContext)
 		require.NotNil(t, pod.Spec.SecurityContext.SeccompProfile, "the admission chain set a profile")
 		assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, pod.Spec.SecurityContext.SeccompProfile.Type)
-		waitRunning(t, ctx, ns, pod.Name)
+		waitRunning(ctx, t, ns, pod.Name)
 		err := framework.Poll(ctx, 500*time.Millisecond, time.Minute, "the container's log", func(context.Context) error {
 			log, err := node.PodLog(ns, pod.Name, "main")
 			if err != nil {
@@ -218,7 +218,7 @@ func story(t *testing.T, ctx context.Context, releaseNS, tag string) {
 		require.NoError(t, err)
 		t.Logf("admitted %s after the profile was written", time.Since(start).Round(100*time.Millisecond))
 		require.NoError(t, node.Client.Create(ctx, pod))
-		waitRunning(t, ctx, ns, pod.Name)
+		waitRunning(ctx, t, ns, pod.Name)
 	})
 
 	t.Run("kube-system and the release namespace are never intercepted", func(t *testing.T) {
@@ -290,7 +290,7 @@ func (c *creator) finish(t *testing.T, what string) {
 }
 
 // leftovers lists the release's admission objects still in the cluster.
-func leftovers(t *testing.T, ctx context.Context) []string {
+func leftovers(ctx context.Context, t *testing.T) []string {
 	t.Helper()
 	var left []string
 	for _, gvk := range cli.AdmissionKinds {
@@ -308,13 +308,13 @@ func leftovers(t *testing.T, ctx context.Context) []string {
 // uninstall removes the release while pods are being created, checks
 // that nothing of its admission path is left, and removes what stays on
 // purpose (docs/install.md), so that the next mode starts clean.
-func uninstall(t *testing.T, ctx context.Context, releaseNS, storyNS string) {
+func uninstall(ctx context.Context, t *testing.T, releaseNS, storyNS string) {
 	t.Helper()
 	loop := startCreating(ctx, storyNS)
 	helm(t, "uninstall", release, "--namespace", releaseNS, "--wait", "--timeout", "3m")
 	time.Sleep(2 * time.Second) // and after
 	loop.finish(t, "helm uninstall")
-	assert.Empty(t, leftovers(t, ctx), "admission objects left behind by helm uninstall")
+	assert.Empty(t, leftovers(ctx, t), "admission objects left behind by helm uninstall")
 
 	// What stays on purpose.
 	err := node.Client.Delete(ctx, &v1alpha1.ClusterSeccompPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
@@ -346,22 +346,22 @@ func TestInstall(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			releaseNS := "sg-" + name
-			releaseNamespace(t, ctx, releaseNS)
+			releaseNamespace(ctx, t, releaseNS)
 			values := baseValues(tc.mode, tc.hybrid)
 			if tc.mode == "secret" {
-				values["certificates"] = providedSecret(t, ctx, releaseNS)
+				values["certificates"] = providedSecret(ctx, t, releaseNS)
 			}
 			helm(t, "install", release, chartDir, "--namespace", releaseNS, "--values", valuesFile(t, values), "--wait", "--timeout", "4m")
-			waitInstalled(t, ctx, releaseNS)
-			story(t, ctx, releaseNS, name)
-			uninstall(t, ctx, releaseNS, "story-"+name)
+			waitInstalled(ctx, t, releaseNS)
+			story(ctx, t, releaseNS, name)
+			uninstall(ctx, t, releaseNS, "story-"+name)
 		})
 	}
 }
 
 // providedSecret creates the kubernetes.io/tls Secret of mode secret,
 // signed by a CA of the test's own, and returns the certificates values.
-func providedSecret(t *testing.T, ctx context.Context, ns string) map[string]any {
+func providedSecret(ctx context.Context, t *testing.T, ns string) map[string]any {
 	t.Helper()
 	ca, err := framework.NewCA()
 	require.NoError(t, err)
@@ -375,4 +375,3 @@ func providedSecret(t *testing.T, ctx context.Context, ns string) map[string]any
 	}))
 	return map[string]any{"mode": "secret", "secret": map[string]any{"name": "webhook-tls", "caBundle": string(ca.CertPEM)}}
 }
-

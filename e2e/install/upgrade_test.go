@@ -27,14 +27,14 @@ func TestUpgrade(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	const releaseNS = "sg-upgrade"
-	releaseNamespace(t, ctx, releaseNS)
+	releaseNamespace(ctx, t, releaseNS)
 	storyNS := "story-upgrade"
 	require.NoError(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: storyNS, Labels: map[string]string{policy.ModeLabel: "enforce"},
 	}}))
 	values := baseValues("self-managed", false)
 	helm(t, "install", release, chartDir, "--namespace", releaseNS, "--values", valuesFile(t, values), "--wait", "--timeout", "4m")
-	waitInstalled(t, ctx, releaseNS)
+	waitInstalled(ctx, t, releaseNS)
 
 	// The older version's CRD: without spec.privileged.
 	const crdName = "clusterseccomppolicies.seccomp-guard.io"
@@ -52,7 +52,7 @@ func TestUpgrade(t *testing.T) {
 	values["webhook"] = map[string]any{"logLevel": "debug"}
 	values["policy"] = map[string]any{"spec": map[string]any{"privileged": "Warn"}}
 	helm(t, "upgrade", release, chartDir, "--namespace", releaseNS, "--values", valuesFile(t, values), "--wait", "--timeout", "4m")
-	waitInstalled(t, ctx, releaseNS)
+	waitInstalled(ctx, t, releaseNS)
 	time.Sleep(2 * time.Second) // and after
 	loop.finish(t, "helm upgrade")
 
@@ -70,5 +70,5 @@ func TestUpgrade(t *testing.T) {
 	require.NoError(t, node.Client.Get(ctx, client.ObjectKey{Name: "default"}, &pol))
 	assert.Equal(t, v1alpha1.PrivilegedWarn, pol.Spec.Privileged)
 
-	uninstall(t, ctx, releaseNS, storyNS)
+	uninstall(ctx, t, releaseNS, storyNS)
 }
