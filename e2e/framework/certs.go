@@ -52,36 +52,14 @@ func NewCA() (*CA, error) {
 // tls.key into dir, each replaced atomically (written aside, then renamed),
 // as the kubelet does with a mounted Secret. It returns the serial number.
 func (ca *CA) WriteServingCert(dir string) (int64, error) {
-	ca.serial++
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return 0, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(ca.serial),
-		Subject:      pkix.Name{CommonName: "seccomp-guard-webhook"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return 0, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	certPEM, keyPEM, err := ca.issue("seccomp-guard-webhook", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
 	if err != nil {
 		return 0, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, err
 	}
-	files := map[string][]byte{
-		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
+	files := map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM}
 	// The key first: a watcher that reloads on the certificate's change then finds a matching key.
 	for _, name := range []string{"tls.key", "tls.crt"} {
 		tmp := filepath.Join(dir, "."+name+".tmp")
@@ -98,6 +76,11 @@ func (ca *CA) WriteServingCert(dir string) (int64, error) {
 // ServingCertFor issues a serving certificate for dnsNames and returns its
 // PEM certificate and key, as a kubernetes.io/tls Secret holds them.
 func (ca *CA) ServingCertFor(dnsNames []string) (certPEM, keyPEM []byte, err error) {
+	return ca.issue(dnsNames[0], dnsNames, nil)
+}
+
+// issue signs a new serving certificate with the next serial number.
+func (ca *CA) issue(commonName string, dnsNames []string, ips []net.IP) (certPEM, keyPEM []byte, err error) {
 	ca.serial++
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -105,8 +88,9 @@ func (ca *CA) ServingCertFor(dnsNames []string) (certPEM, keyPEM []byte, err err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(ca.serial),
-		Subject:      pkix.Name{CommonName: dnsNames[0]},
+		Subject:      pkix.Name{CommonName: commonName},
 		DNSNames:     dnsNames,
+		IPAddresses:  ips,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
