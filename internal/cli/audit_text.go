@@ -29,16 +29,16 @@ func WriteAuditText(w io.Writer, r *AuditReport) error {
 			fmt.Fprintf(b, "  warning: %s\n", na.Warning)
 		}
 		writeAuditGroup(b, denyHeading(na.NextMode), na.Objects, AuditDeny, func(o ObjectAudit) []string {
-			return []string{o.Message}
+			return append([]string{o.Message}, warningLines(o.Warnings)...)
 		})
 		writeAuditGroup(b, "would be defaulted:", na.Objects, AuditDefault, func(o ObjectAudit) []string {
-			return []string{"to " + o.Defaulted}
+			return append([]string{"to " + o.Defaulted}, warningLines(o.Warnings)...)
 		})
 		writeAuditGroup(b, "exempt:", na.Objects, AuditExempt, func(o ObjectAudit) []string { return []string{o.Detail} })
 		writeAuditGroup(b, "not applicable:", na.Objects, AuditNotApplicable, func(o ObjectAudit) []string {
 			return append([]string{o.Detail}, o.Warnings...)
 		})
-		writeAuditGroup(b, "admitted as they are:", na.Objects, AuditOK, nil)
+		writeAuditGroup(b, "admitted as they are:", na.Objects, AuditOK, func(o ObjectAudit) []string { return warningLines(o.Warnings) })
 		if len(na.Profiles) > 0 {
 			b.WriteString("  Localhost profiles of running pods:\n")
 			for _, rp := range na.Profiles {
@@ -62,6 +62,15 @@ func WriteAuditText(w io.Writer, r *AuditReport) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// warningLines prefixes each warning with "warning: ".
+func warningLines(ws []string) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = "warning: " + w
+	}
+	return out
 }
 
 // denyHeading says what the next step does with an object that breaks a rule.
@@ -94,9 +103,6 @@ func writeAuditGroup(b *strings.Builder, heading string, objs []ObjectAudit, sta
 			fmt.Fprintf(b, " [%s]", reasonList(o.Reasons))
 		}
 		b.WriteString("\n")
-		if details == nil {
-			continue
-		}
 		for _, line := range details(o) {
 			if line != "" {
 				fmt.Fprintf(b, "      %s\n", line)
