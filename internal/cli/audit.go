@@ -444,7 +444,6 @@ func reasonList(rs []policy.Reason) string {
 	return strings.Join(s, ", ")
 }
 
-
 // runningProfiles classifies, per namespace, the effective Localhost profile
 // of every container of every running pod on the node it runs on.
 func runningProfiles(p *policy.Policy, view policy.NodeView, opts AuditOptions, objects []*auditObject) map[string][]RunningProfile {
