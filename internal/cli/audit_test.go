@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,4 +180,105 @@ func TestAuditGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNextMode(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     v1alpha1.Mode
+		wantNext v1alpha1.Mode
+	}{
+		{name: "disabled to audit", mode: v1alpha1.ModeDisabled, wantNext: v1alpha1.ModeAudit},
+		{name: "audit to warn", mode: v1alpha1.ModeAudit, wantNext: v1alpha1.ModeWarn},
+		{name: "warn to enforce", mode: v1alpha1.ModeWarn, wantNext: v1alpha1.ModeEnforce},
+		{name: "enforce stays", mode: v1alpha1.ModeEnforce, wantNext: v1alpha1.ModeEnforce},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.wantNext, policy.NextMode(tt.mode))
+		})
+	}
+}
+
+func TestRecommendation(t *testing.T) {
+	deny := func(kind, name string, rs ...policy.Reason) ObjectAudit {
+		return ObjectAudit{Kind: kind, Name: name, Status: AuditDeny, Reasons: rs}
+	}
+	ok := ObjectAudit{Kind: "Deployment", Name: "fine", Status: AuditDefault}
+	many := make([]ObjectAudit, policy.MaxListed+1)
+	for i := range many {
+		many[i] = deny("Pod", "p", policy.ReasonUnconfinedForbidden)
+	}
+	tests := []struct {
+		name string
+		na   NamespaceAudit
+		want string
+	}{
+		{name: "exempt", na: NamespaceAudit{Name: "kube-system", Mode: v1alpha1.ModeDisabled, NextMode: v1alpha1.ModeAudit, Exempt: true},
+			want: `exempt (spec.exemptions.namespaces): seccomp-guard evaluates nothing in namespace "kube-system" at any mode`},
+		{name: "nothing to deny at audit", na: NamespaceAudit{Mode: v1alpha1.ModeDisabled, NextMode: v1alpha1.ModeAudit, Objects: []ObjectAudit{ok}},
+			want: "ready for audit"},
+		{name: "nothing to deny at enforce", na: NamespaceAudit{Mode: v1alpha1.ModeWarn, NextMode: v1alpha1.ModeEnforce, Objects: []ObjectAudit{ok}},
+			want: "ready for enforce"},
+		{name: "already enforced", na: NamespaceAudit{Mode: v1alpha1.ModeEnforce, NextMode: v1alpha1.ModeEnforce},
+			want: "at enforce: nothing would be denied"},
+		{name: "violations before warn", na: NamespaceAudit{Mode: v1alpha1.ModeAudit, NextMode: v1alpha1.ModeWarn, Objects: []ObjectAudit{ok, deny("Deployment", "web", policy.ReasonUnconfinedForbidden)}},
+			want: "ready for warn, which denies nothing; 1 object would be denied at enforce: Deployment web (UnconfinedForbidden)"},
+		{name: "violations before enforce", na: NamespaceAudit{Mode: v1alpha1.ModeWarn, NextMode: v1alpha1.ModeEnforce, Objects: []ObjectAudit{
+			deny("Pod", "debug", policy.ReasonUnconfinedForbidden, policy.ReasonPrivilegedForbidden), deny("CronJob", "nightly", policy.ReasonProfileMissing)}},
+			want: "2 objects would be denied at enforce: Pod debug (UnconfinedForbidden, PrivilegedForbidden), CronJob nightly (ProfileMissing)"},
+		{name: "capped", na: NamespaceAudit{Mode: v1alpha1.ModeEnforce, NextMode: v1alpha1.ModeEnforce, Objects: many},
+			want: "21 objects would be denied at enforce: " + strings.Repeat("Pod p (UnconfinedForbidden), ", policy.MaxListed) + "and 1 more"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Recommendation(tt.na))
+		})
+	}
+}
+
+// TestAuditLadderStep evaluates one object in a namespace at each mode: the
+// verdicts at the mode and the next step, and the exact denial message.
+func TestAuditLadderStep(t *testing.T) {
+	const msg = `pod "(generated name)" is forbidden by seccomp-guard: spec.containers[0].securityContext.seccompProfile.type: "Unconfined" is forbidden in namespace "ns" (UnconfinedForbidden); remove it or use RuntimeDefault`
+	tests := []struct {
+		name, mode           string
+		wantNow, wantNext    string
+		wantNextMode         v1alpha1.Mode
+		wantDenied, wantViol int
+	}{
+		{name: "disabled", mode: "disabled", wantNow: "skipped", wantNext: "would-deny", wantNextMode: v1alpha1.ModeAudit, wantViol: 1},
+		{name: "audit", mode: "audit", wantNow: "would-deny", wantNext: "would-deny", wantNextMode: v1alpha1.ModeWarn, wantViol: 1},
+		{name: "warn", mode: "warn", wantNow: "would-deny", wantNext: "denied", wantNextMode: v1alpha1.ModeEnforce, wantViol: 1, wantDenied: 1},
+		{name: "enforce", mode: "enforce", wantNow: "denied", wantNext: "denied", wantNextMode: v1alpha1.ModeEnforce, wantViol: 1, wantDenied: 1},
+		{name: "invalid label is enforced", mode: "off", wantNow: "denied", wantNext: "denied", wantNextMode: v1alpha1.ModeEnforce, wantViol: 1, wantDenied: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns", Labels: map[string]string{policy.ModeLabel: tt.mode}}}
+			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "web"},
+				Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c",
+					SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}}}}}}}
+			r, err := Audit(context.Background(), fakeCluster(ns, d), AuditOptions{Now: auditNow})
+			require.NoError(t, err)
+			require.Len(t, r.Namespaces, 1)
+			na := r.Namespaces[0]
+			assert.Equal(t, tt.wantNextMode, na.NextMode)
+			require.Len(t, na.Objects, 1)
+			o := na.Objects[0]
+			assert.Equal(t, tt.wantNow, o.Now)
+			assert.Equal(t, tt.wantNext, o.Next)
+			assert.Equal(t, AuditDeny, o.Status)
+			assert.Equal(t, msg, o.Message)
+			assert.Equal(t, tt.wantViol, r.Summary.Violating)
+			assert.Equal(t, tt.wantDenied, r.Summary.Denied)
+		})
+	}
+}
+
+func TestAuditNamespaceNotFound(t *testing.T) {
+	_, err := Audit(context.Background(), fakeCluster(), AuditOptions{Namespace: "nope", Now: auditNow})
+	require.Error(t, err)
+	assert.True(t, IsInputError(err))
+	assert.Equal(t, `namespace "nope" does not exist; check --namespace (kubectl get namespaces)`, err.Error())
 }
