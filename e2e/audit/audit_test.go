@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -109,11 +110,14 @@ func TestAuditObjectsCreatedWhileDisabled(t *testing.T) {
 	want := `admission webhook "validate.seccomp-guard.io" denied the request: pod "web-probe" is forbidden by seccomp-guard: ` + webMsg
 	err := framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, "the webhook to deny the Deployment's pod at enforce", func(ctx context.Context) error {
 		err := k8s.Create(ctx, pod.DeepCopy(), client.DryRunAll)
-		if err == nil || !apierrors.IsForbidden(err) {
-			return fmt.Errorf("want the pod denied, got %v", err)
+		if err == nil {
+			return errors.New("the pod was admitted; want it denied")
+		}
+		if !apierrors.IsForbidden(err) {
+			return fmt.Errorf("want the pod denied, got %w", err)
 		}
 		if !strings.Contains(err.Error(), "pod \"web-probe\" is forbidden by seccomp-guard: ") {
-			return fmt.Errorf("not yet denied by seccomp-guard at enforce: %v", err)
+			return fmt.Errorf("not yet denied by seccomp-guard at enforce: %w", err)
 		}
 		return nil
 	})
