@@ -44,6 +44,12 @@ var daemonTolerations = []corev1.Toleration{
 	{Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
 }
 
+// DaemonTolerations returns a copy of the tolerations the DaemonSet
+// controller adds to every daemon pod.
+func DaemonTolerations() []corev1.Toleration {
+	return append([]corev1.Toleration(nil), daemonTolerations...)
+}
+
 var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
 
 // candidates holds the nodes a pod can run on and how they were chosen.

@@ -314,3 +314,33 @@ func TestPolicyIsPure(t *testing.T) {
 	}
 	assert.Greater(t, len(seen), 5, "the import walk must have found packages")
 }
+
+func TestDenialMessage(t *testing.T) {
+	v := func(r Reason, f, m string) Violation { return Violation{Reason: r, Field: f, Message: m} }
+	many := make([]Violation, MaxListed+2)
+	for i := range many {
+		many[i] = v(ReasonProfileMissing, "f", "m")
+	}
+	tests := []struct {
+		name, kind, objName, sub string
+		vs                       []Violation
+		want                     string
+		wantReasons              []Reason
+	}{
+		{name: "one violation, generated name", kind: "Pod", vs: []Violation{v(ReasonUnconfinedForbidden, "spec.x", "bad")},
+			want: `pod "(generated name)" is forbidden by seccomp-guard: spec.x: bad`, wantReasons: []Reason{ReasonUnconfinedForbidden}},
+		{name: "two violations, subresource", kind: "Pod", objName: "web", sub: "ephemeralcontainers",
+			vs:   []Violation{v(ReasonUnconfinedForbidden, "a", "x"), v(ReasonPrivilegedForbidden, "", "y")},
+			want: `pod "web" (ephemeralcontainers) is forbidden by seccomp-guard (2 violations): a: x; y`, wantReasons: []Reason{ReasonUnconfinedForbidden, ReasonPrivilegedForbidden}},
+		{name: "capped", kind: "Deployment", objName: "d", vs: many,
+			want:        `deployment "d" is forbidden by seccomp-guard (22 violations): ` + strings.Repeat("f: m; ", MaxListed) + "and 2 more",
+			wantReasons: []Reason{ReasonProfileMissing}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decision{Mode: v1alpha1.ModeEnforce, Violations: tt.vs}
+			assert.Equal(t, tt.want, d.DenialMessage(tt.kind, tt.objName, tt.sub))
+			assert.Equal(t, tt.wantReasons, d.Reasons())
+		})
+	}
+}

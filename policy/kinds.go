@@ -50,6 +50,18 @@ func (k *Kind) PodSpecPointer() string {
 	return "/" + strings.ReplaceAll(k.PodSpecPath, ".", "/")
 }
 
+// Template returns the object's pod (template) metadata and pod spec, both nil
+// when the object has no template (a ReplicationController may have none).
+// obj must be of the kind; the result aliases it.
+func (k *Kind) Template(obj runtime.Object) (*metav1.ObjectMeta, *corev1.PodSpec) {
+	_, podMeta, spec := k.pod(obj)
+	return podMeta, spec
+}
+
+// IsDaemon reports whether the kind's pods get the tolerations the DaemonSet
+// controller adds to every daemon pod (DaemonTolerations).
+func (k *Kind) IsDaemon() bool { return k.daemon }
+
 // PodMetaPath is the field path of the pod (template) metadata, e.g.
 // spec.template.metadata.
 func (k *Kind) PodMetaPath() string { return strings.TrimSuffix(k.PodSpecPath, "spec") + "metadata" }

@@ -33,3 +33,24 @@ func namespaceMode(p *Policy, ns Namespace) (v1alpha1.Mode, string) {
 		"namespace %q: label %s=%q is not a mode, so the namespace is enforced; set it to one of disabled, audit, warn, enforce",
 		ns.Name, ModeLabel, value)
 }
+
+// NamespaceMode returns the mode of a namespace under p, and a warning when
+// its mode label is invalid (the namespace is then enforced).
+func NamespaceMode(p *Policy, ns Namespace) (v1alpha1.Mode, string) {
+	if p == nil {
+		p = DefaultPolicy()
+	}
+	return namespaceMode(p, ns)
+}
+
+// NextMode is the next step up the ladder disabled, audit, warn, enforce;
+// enforce stays enforce.
+func NextMode(m v1alpha1.Mode) v1alpha1.Mode {
+	switch m {
+	case v1alpha1.ModeDisabled:
+		return v1alpha1.ModeAudit
+	case v1alpha1.ModeAudit:
+		return v1alpha1.ModeWarn
+	}
+	return v1alpha1.ModeEnforce
+}

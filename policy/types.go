@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -184,6 +186,40 @@ func (d *Decision) Messages() []string {
 	out := make([]string, 0, len(d.Violations))
 	for _, v := range d.Violations {
 		out = append(out, v.String())
+	}
+	return out
+}
+
+// DenialMessage is the message admission denies the object with: every
+// violation, capped at MaxListed. kind is the object's kind ("Pod",
+// "Deployment", lower-cased in the message), name its name ("" for an object
+// created with generateName) and subresource the request's subresource ("" for
+// the object itself). The API server prefixes it with the webhook's name.
+// The webhook and `seccomp-guard audit` share this one definition.
+func (d *Decision) DenialMessage(kind, name, subresource string) string {
+	if name == "" {
+		name = "(generated name)"
+	}
+	what := fmt.Sprintf("%s %q", strings.ToLower(kind), name)
+	if subresource != "" {
+		what += " (" + subresource + ")"
+	}
+	msgs := d.Messages()
+	if len(msgs) == 1 {
+		return fmt.Sprintf("%s is forbidden by seccomp-guard: %s", what, msgs[0])
+	}
+	return fmt.Sprintf("%s is forbidden by seccomp-guard (%d violations): %s", what, len(msgs), strings.Join(CapList(msgs), "; "))
+}
+
+// Reasons returns the reason codes of the violations, in order, each once.
+func (d *Decision) Reasons() []Reason {
+	var out []Reason
+	seen := map[Reason]bool{}
+	for _, v := range d.Violations {
+		if !seen[v.Reason] {
+			seen[v.Reason] = true
+			out = append(out, v.Reason)
+		}
 	}
 	return out
 }

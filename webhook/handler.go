@@ -213,30 +213,12 @@ func validateResponse(d *policy.Decision, req admission.Request) admission.Respo
 	if d.Allowed() {
 		resp = admission.Allowed("")
 	} else {
-		resp = admission.Denied(denialMessage(d, req))
+		resp = admission.Denied(d.DenialMessage(req.Kind.Kind, req.Name, req.SubResource))
 		resp.Result.Reason = metav1.StatusReasonForbidden
 	}
 	resp.Warnings = d.ResponseWarnings()
 	resp.AuditAnnotations = d.AuditAnnotations
 	return resp
-}
-
-// denialMessage lists every violation; the API server prefixes it with the
-// webhook's name.
-func denialMessage(d *policy.Decision, req admission.Request) string {
-	name := req.Name
-	if name == "" {
-		name = "(generated name)"
-	}
-	what := fmt.Sprintf("%s %q", strings.ToLower(req.Kind.Kind), name)
-	if req.SubResource != "" {
-		what += " (" + req.SubResource + ")"
-	}
-	msgs := d.Messages()
-	if len(msgs) == 1 {
-		return fmt.Sprintf("%s is forbidden by seccomp-guard: %s", what, msgs[0])
-	}
-	return fmt.Sprintf("%s is forbidden by seccomp-guard (%d violations): %s", what, len(msgs), strings.Join(policy.CapList(msgs), "; "))
 }
 
 func decode(newObj func() runtime.Object, raw runtime.RawExtension, which string) (runtime.Object, error) {

@@ -79,6 +79,7 @@ that a per-node agent keeps current.`,
 	root.AddCommand(newFixCommand())
 	root.AddCommand(newWebhookCommand())
 	root.AddCommand(newInventoryCommand())
+	root.AddCommand(newAuditCommand())
 	root.AddCommand(newAgentCommand())
 	root.AddCommand(newNativePoliciesCommand())
 	root.AddCommand(newChartHookCommand())

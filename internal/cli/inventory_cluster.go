@@ -25,6 +25,12 @@ func ClusterInventory(ctx context.Context, cfg *rest.Config, namespace string) (
 	if err != nil {
 		return nil, err
 	}
+	return ClusterInventoryFrom(ctx, c, namespace)
+}
+
+// ClusterInventoryFrom is ClusterInventory over a client: the cluster, or a
+// fake in tests. It only lists and gets.
+func ClusterInventoryFrom(ctx context.Context, c client.Reader, namespace string) (*InventorySource, error) {
 	nodes := &corev1.NodeList{}
 	invs := &v1alpha1.NodeSeccompInventoryList{}
 	leases := &coordinationv1.LeaseList{}
