@@ -31,6 +31,7 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/internal/cli"
 	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
@@ -112,6 +113,15 @@ func run() error {
 	printResults(os.Stdout, results)
 	fmt.Println()
 	if err := d.printChartPods(ctx); err != nil {
+		return err
+	}
+
+	step("seccomp-guard audit: what is running, and what the next step up the ladder would refuse")
+	report, err := cli.Audit(ctx, c.Client, cli.AuditOptions{ReleaseNamespace: releaseNamespace, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	if err := cli.WriteAuditText(os.Stdout, report); err != nil {
 		return err
 	}
 
