@@ -10,6 +10,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
@@ -46,11 +47,10 @@ func NamespaceMode(p *Policy, ns Namespace) (v1alpha1.Mode, string) {
 // NextMode is the next step up the ladder disabled, audit, warn, enforce;
 // enforce stays enforce.
 func NextMode(m v1alpha1.Mode) v1alpha1.Mode {
-	switch m {
-	case v1alpha1.ModeDisabled:
-		return v1alpha1.ModeAudit
-	case v1alpha1.ModeAudit:
-		return v1alpha1.ModeWarn
+	// v1alpha1.Modes lists the ladder in order; the last step stays.
+	ladder := v1alpha1.Modes()
+	if i := slices.Index(ladder, m); i >= 0 && i < len(ladder)-1 {
+		return ladder[i+1]
 	}
-	return v1alpha1.ModeEnforce
+	return ladder[len(ladder)-1]
 }

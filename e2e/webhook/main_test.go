@@ -4,20 +4,12 @@ package webhook_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"strings"
 	"testing"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
-	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 var (
@@ -43,25 +35,5 @@ func setUp(ctx context.Context, c *framework.ControlPlane) error {
 	if err := framework.InstallWebhookConfigs(ctx, k8s, wh); err != nil {
 		return err
 	}
-	return waitWebhookActive(ctx)
-}
-
-// waitWebhookActive waits until the API server calls the webhook: a dry-run
-// Unconfined pod in an enforce namespace is refused.
-func waitWebhookActive(ctx context.Context) error {
-	ns := "e2e-probe"
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{policy.ModeLabel: "enforce"}}}); err != nil {
-		return err
-	}
-	return framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, "the API server to call the webhook", func(ctx context.Context) error {
-		pod := newPod(ns, "probe", podLevel(corev1.SeccompProfileTypeUnconfined))
-		err := k8s.Create(ctx, pod, client.DryRunAll)
-		switch {
-		case err == nil:
-			return errors.New("a dry-run Unconfined pod in an enforce namespace was admitted, want UnconfinedForbidden")
-		case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "UnconfinedForbidden"):
-			return nil
-		}
-		return fmt.Errorf("a dry-run Unconfined pod in an enforce namespace: want UnconfinedForbidden, got %w", err)
-	})
+	return framework.WaitWebhookActive(ctx, k8s)
 }
