@@ -9,10 +9,13 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	openreportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 )
 
-// Scheme knows the built-in types and api/v1alpha1. Every client, manager,
+// Scheme knows the built-in types, api/v1alpha1 and the report types the
+// reporter writes (OpenReports). Every client, manager,
 // cache and test fake of seccomp-guard uses it; nothing adds to it.
 var Scheme = newScheme()
 
@@ -20,5 +23,6 @@ func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(openreportsv1alpha1.AddToScheme(s))
 	return s
 }
