@@ -197,6 +197,36 @@ type ClusterSeccompPolicyStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Ladder counts, per mode, the namespaces in it and the top-level
+	// objects there that break a rule and so would be denied once their
+	// namespace reaches enforce. Written by `seccomp-guard reporter`
+	// (rate-limited); absent when no reporter runs.
+	// +optional
+	Ladder *LadderStatus `json:"ladder,omitempty"`
+}
+
+// LadderStatus is the rollout ladder (disabled, audit, warn, enforce) as the
+// reporter last saw it.
+type LadderStatus struct {
+	Disabled LadderStep `json:"disabled"`
+	Audit    LadderStep `json:"audit"`
+	Warn     LadderStep `json:"warn"`
+	Enforce  LadderStep `json:"enforce"`
+	// ObservedTime is when the reporter evaluated the cluster.
+	ObservedTime metav1.Time `json:"observedTime"`
+}
+
+// LadderStep is one mode of the ladder.
+type LadderStep struct {
+	// Namespaces counts the namespaces in the mode (exempt ones excluded).
+	Namespaces int32 `json:"namespaces"`
+	// Violating counts their top-level objects that break a rule: at the
+	// next step (enforce: already now) their next Pod CREATE is denied, or
+	// warned or audited before enforce.
+	Violating int32 `json:"violating"`
+	// Summary is both, for the printer column: "3 ns, 2 would be denied".
+	Summary string `json:"summary"`
 }
 
 // ClusterSeccompPolicy is the cluster-wide seccomp policy. The webhook reads
@@ -208,6 +238,10 @@ type ClusterSeccompPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Default Mode",type=string,JSONPath=`.spec.defaultMode`
 // +kubebuilder:printcolumn:name="Coverage",type=string,JSONPath=`.spec.localhost.nodeCoverage`
 // +kubebuilder:printcolumn:name="Served",type=integer,JSONPath=`.status.observedGeneration`
+// +kubebuilder:printcolumn:name="Disabled",type=string,JSONPath=`.status.ladder.disabled.summary`
+// +kubebuilder:printcolumn:name="Audit",type=string,JSONPath=`.status.ladder.audit.summary`
+// +kubebuilder:printcolumn:name="Warn",type=string,JSONPath=`.status.ladder.warn.summary`
+// +kubebuilder:printcolumn:name="Enforce",type=string,JSONPath=`.status.ladder.enforce.summary`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name == 'default'",message="the webhook reads only the ClusterSeccompPolicy named 'default'; name it default"
 type ClusterSeccompPolicy struct {

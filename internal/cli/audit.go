@@ -109,6 +109,8 @@ type NamespaceAudit struct {
 type ObjectAudit struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
+	// UID is the object's uid (absent for an object read from a file).
+	UID types.UID `json:"uid,omitempty"`
 	// Owns counts, by kind, the objects its controllers made (its
 	// ReplicaSets, Jobs and pods), which are reported through it.
 	Owns map[string]int `json:"owns,omitempty"`
@@ -353,7 +355,7 @@ func auditOne(p *policy.Policy, view policy.NodeView, now time.Time, ns, next po
 	}
 	dNow, dNext := eval(ns), eval(next)
 	oa := ObjectAudit{
-		Kind: o.kind.Kind, Name: o.obj.GetName(), Owns: o.owns,
+		Kind: o.kind.Kind, Name: o.obj.GetName(), UID: o.obj.GetUID(), Owns: o.owns,
 		Now: dNow.Verdict(), Next: dNext.Verdict(),
 		Defaulted: dNext.Defaulted, Warnings: dNext.Warnings,
 	}
