@@ -81,6 +81,7 @@ that a per-node agent keeps current.`,
 	root.AddCommand(newInventoryCommand())
 	root.AddCommand(newAuditCommand())
 	root.AddCommand(newAgentCommand())
+	root.AddCommand(newReporterCommand())
 	root.AddCommand(newNativePoliciesCommand())
 	root.AddCommand(newChartHookCommand())
 	return root

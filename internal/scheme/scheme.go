@@ -23,6 +23,6 @@ func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
-	utilruntime.Must(openreportsv1alpha1.AddToScheme(s))
+	utilruntime.Must(openreportsv1alpha1.Install(s))
 	return s
 }
