@@ -134,10 +134,20 @@ lint: $(GOLANGCI_LINT) $(HELM) $(DEADCODE) ## Check formatting (gofmt), go vet, 
 	bash hack/deadcode.sh $(DEADCODE)
 	$(HELM) lint --strict charts/seccomp-guard
 
+# The report CRDs the chart installs only when asked and absent (reporter.installCRDs):
+# wgpolicyk8s.io from api/wgpolicyk8s, openreports.io copied verbatim from the
+# github.com/openreports/reports-api module that go.mod pins. Not in crds/,
+# which Helm always installs and the CRD upgrade hook applies.
+REPORT_CRDS := charts/seccomp-guard/report-crds
+
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code (api/), CRDs (charts/seccomp-guard/crds) and the chart's native policies.
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code (api/), CRDs (charts/seccomp-guard/crds, report-crds) and the chart's native policies.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
-	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=charts/seccomp-guard/crds
+	$(CONTROLLER_GEN) crd paths=./api/v1alpha1/... output:crd:artifacts:config=charts/seccomp-guard/crds
+	$(CONTROLLER_GEN) crd paths=./api/wgpolicyk8s/... output:crd:artifacts:config=$(REPORT_CRDS)
+	@openreports="$$($(GO) list -m -f '{{.Dir}}' github.com/openreports/reports-api)"; \
+	echo "copying the OpenReports CRDs from $$openreports/config/crd"; \
+	install -m 0644 "$$openreports"/config/crd/openreports.io_*.yaml $(REPORT_CRDS)/
 	$(GO) run ./internal/nativechart/gen
 
 .PHONY: verify

@@ -42,6 +42,9 @@ func TestServerSideDryRun(t *testing.T) {
 		}, secretMode...)...)},
 		{name: "self-managed certificates", values: values(selfManagedMode...)},
 		{name: "hybrid", values: values("hybrid.enabled", true, "mode", "cluster-wide")},
+		{name: "reporter with the OpenReports CRDs", values: values("reporter.enabled", true, "reporter.installCRDs", true)},
+		{name: "reporter with the wgpolicyk8s CRDs, two replicas", values: values(
+			"reporter.enabled", true, "reporter.installCRDs", true, "reporter.format", "wgpolicyk8s", "reporter.replicas", 2)},
 		{name: "Localhost default profile and every option", values: values(
 			"policy.spec.defaultMode", "audit",
 			"policy.spec.defaultProfile", map[string]any{"type": "Localhost", "localhostProfile": "profiles/default.json"},

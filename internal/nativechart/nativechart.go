@@ -1,7 +1,8 @@
 // Package nativechart renders the chart templates that are generated from
 // Go: the native policies of package native (design section 10) for
-// charts/seccomp-guard's hybrid install (hybrid.enabled), and the webhook
-// configurations' rules from the table of supported kinds (webhook.Rules).
+// charts/seccomp-guard's hybrid install (hybrid.enabled), and, from the table
+// of supported kinds (policy.Kinds), the webhook configurations' rules
+// (webhook.Rules) and the reporter's read access (ReporterReadRules).
 // The templates are committed; `go run ./internal/nativechart/gen` (make
 // generate) rewrites them, and make verify and e2e/chart fail when they
 // differ from what the Go code builds.
@@ -13,11 +14,13 @@ import (
 	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/seccomp-guard/seccomp-guard/native"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
@@ -80,7 +83,7 @@ func Files() (map[string][]byte, error) {
 		return nil, err
 	}
 	var rulesTpl bytes.Buffer
-	rulesTpl.WriteString(strings.Replace(header, "from package native", "from policy.Kinds (webhook.Rules)", 1))
+	rulesTpl.WriteString(strings.Replace(header, "from package native", "from policy.Kinds (webhook.Rules, nativechart.ReporterReadRules)", 1))
 	rulesTpl.WriteString("{{/* The resources and operations both webhook configurations register. */}}\n")
 	rulesTpl.WriteString("{{- define \"seccomp-guard.webhookRules\" -}}\n")
 	rulesTpl.Write(rules)
@@ -109,6 +112,15 @@ func Files() (map[string][]byte, error) {
 		rulesTpl.WriteString("{{- end -}}\n")
 	}
 
+	readRules, err := yaml.Marshal(ReporterReadRules())
+	if err != nil {
+		return nil, err
+	}
+	rulesTpl.WriteString("{{/* The reporter's ClusterRole rules that read every supported kind (a list: include it under rules:). */}}\n")
+	rulesTpl.WriteString("{{- define \"seccomp-guard.reporterReadRules\" -}}\n")
+	rulesTpl.Write(readRules)
+	rulesTpl.WriteString("{{- end -}}\n")
+
 	out := map[string][]byte{PoliciesFile: pol.Bytes(), HelpersFile: helpers.Bytes(), RulesFile: rulesTpl.Bytes()}
 	for name, b := range out {
 		if bytes.Contains(bytes.ReplaceAll(b, []byte("{{"), nil), []byte("NATIVECHART")) {
@@ -116,6 +128,27 @@ func Files() (map[string][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// ReporterReadRules are the RBAC rules with which `seccomp-guard reporter`
+// reads (get, list, watch) every kind it evaluates: one rule per API group,
+// in the order of policy.Kinds, the kinds' resources in that order too. The
+// chart's reporter ClusterRole includes them (seccomp-guard.reporterReadRules),
+// so that a kind added to policy.Kinds is readable by the reporter without a
+// hand edit of the chart.
+func ReporterReadRules() []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	byGroup := map[string]int{} // group -> index of its rule in out
+	for _, k := range policy.Kinds() {
+		i, ok := byGroup[k.Group]
+		if !ok {
+			i = len(out)
+			byGroup[k.Group] = i
+			out = append(out, rbacv1.PolicyRule{APIGroups: []string{k.Group}, Verbs: []string{"get", "list", "watch"}})
+		}
+		out[i].Resources = append(out[i].Resources, k.Resource)
+	}
+	return out
 }
 
 // render marshals one object and replaces the placeholders.

@@ -12,6 +12,7 @@ import (
 	openreportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	wgpolicyk8sv1alpha2 "github.com/seccomp-guard/seccomp-guard/api/wgpolicyk8s/v1alpha2"
 )
 
 // Scheme knows the built-in types, api/v1alpha1 and the report types the
@@ -24,5 +25,6 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
 	utilruntime.Must(openreportsv1alpha1.Install(s))
+	utilruntime.Must(wgpolicyk8sv1alpha2.AddToScheme(s))
 	return s
 }

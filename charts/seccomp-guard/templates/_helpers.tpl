@@ -29,6 +29,11 @@ after it, with a component suffix where there is more than one of a kind.
 {{- printf "%s-webhook" (include "seccomp-guard.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The reporter's Deployment, ServiceAccount and RBAC. */}}
+{{- define "seccomp-guard.reporter.name" -}}
+{{- printf "%s-reporter" (include "seccomp-guard.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* The agent's DaemonSet (its ServiceAccount is agent.serviceAccount.name). */}}
 {{- define "seccomp-guard.agent.name" -}}
 {{- printf "%s-agent" (include "seccomp-guard.fullname" .) | trunc 63 | trimSuffix "-" -}}
@@ -135,10 +140,36 @@ GOMEMLIMIT of the webhook: 90% of webhook.resources.limits.memory when that
 is a whole number of Mi or Gi, else nothing (no GOMEMLIMIT).
 */}}
 {{- define "seccomp-guard.webhook.goMemLimit" -}}
-{{- $limit := toString (dig "limits" "memory" "" (.Values.webhook.resources | default dict)) -}}
+{{- include "seccomp-guard.goMemLimit" .Values.webhook.resources -}}
+{{- end -}}
+
+{{/*
+GOMEMLIMIT for a container's resources (include with them, e.g.
+.Values.reporter.resources): 90% of limits.memory when that is a whole
+number of Mi or Gi, else nothing.
+*/}}
+{{- define "seccomp-guard.goMemLimit" -}}
+{{- $limit := toString (dig "limits" "memory" "" (. | default dict)) -}}
 {{- if regexMatch "^[0-9]+Mi$" $limit -}}
 {{- div (mul (trimSuffix "Mi" $limit | int64) 9) 10 }}MiB
 {{- else if regexMatch "^[0-9]+Gi$" $limit -}}
 {{- div (mul (trimSuffix "Gi" $limit | int64) 9216) 10 }}MiB
+{{- end -}}
+{{- end -}}
+
+{{/*
+The API group and resources of the reports the reporter writes, by
+reporter.format: OpenReports (openreports.io Report and ClusterReport) or
+the older wgpolicyk8s.io PolicyReport and ClusterPolicyReport.
+*/}}
+{{- define "seccomp-guard.reporter.reportGroup" -}}
+{{- ternary "wgpolicyk8s.io" "openreports.io" (eq .Values.reporter.format "wgpolicyk8s") -}}
+{{- end -}}
+
+{{- define "seccomp-guard.reporter.reportResources" -}}
+{{- if eq .Values.reporter.format "wgpolicyk8s" -}}
+["policyreports", "clusterpolicyreports"]
+{{- else -}}
+["reports", "clusterreports"]
 {{- end -}}
 {{- end -}}
