@@ -22,7 +22,9 @@ import (
 var auditHTMLSource string
 
 var auditHTMLTemplate = template.Must(template.New("audit.html.tmpl").Funcs(template.FuncMap{
-	"owns":    func(owns map[string]int) string { return strings.TrimSuffix(strings.TrimPrefix(ownsString(owns), " ("), ")") },
+	"owns": func(owns map[string]int) string {
+		return strings.TrimSuffix(strings.TrimPrefix(ownsString(owns), " ("), ")")
+	},
 	"reasons": reasonList,
 	"heading": func(next v1alpha1.Mode) string { return strings.TrimSuffix(denyHeading(next), ":") },
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
