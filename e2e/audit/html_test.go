@@ -54,7 +54,7 @@ func TestAuditHTMLInChromium(t *testing.T) {
 		t.Skip(reason)
 	}
 	ctx := context.Background()
-	createHTMLCluster(t, ctx)
+	createHTMLCluster(ctx, t)
 	setNamespaceMode(t, htmlNamespace, "warn")
 
 	code, page, stderr := runAudit(t, "-n", htmlNamespace, "-o", "html")
@@ -162,7 +162,7 @@ func near(c [3]uint32, r, g, b int) bool {
 // never evaluates them): an Unconfined Deployment, a Deployment to default,
 // and a running pod whose Localhost profile is gone from its node, with
 // the node, its fresh inventory and its agent's Lease.
-func createHTMLCluster(t *testing.T, ctx context.Context) {
+func createHTMLCluster(ctx context.Context, t *testing.T) {
 	t.Helper()
 	require.NoError(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: htmlNamespace, Labels: map[string]string{policy.ModeLabel: "disabled"}}}))
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultReleaseNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
