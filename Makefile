@@ -166,13 +166,14 @@ verify: generate ## Fail if generated files or go.mod/go.sum are out of date.
 	fi
 	@echo "verify: generated files and go.mod/go.sum are up to date"
 
-# command-or-path:package pairs the real node needs (internal/localcluster.Check).
+# command-or-path:package pairs the real node needs (internal/localcluster.Check),
+# and chromium, in which e2e/audit opens the `audit -o html` page (TestAuditHTMLInChromium).
 NODE_DEPS := containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd runc:runc busybox:busybox-static \
 	nft:nftables ip:iproute2 /usr/lib/cni/bridge:containernetworking-plugins /usr/lib/cni/host-local:containernetworking-plugins \
-	/usr/lib/cni/loopback:containernetworking-plugins
+	/usr/lib/cni/loopback:containernetworking-plugins chromium:chromium
 
 .PHONY: node-deps
-node-deps: ## Install what the real node needs from Debian if missing: containerd, runc, busybox-static, containernetworking-plugins, nftables.
+node-deps: ## Install what the real node needs from Debian if missing: containerd, runc, busybox-static, containernetworking-plugins, nftables; and chromium for e2e/audit.
 	@missing=(); \
 	for c in $(NODE_DEPS); do \
 		case "$${c%%:*}" in \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
@@ -11,6 +12,10 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/internal/cli"
 	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 )
+
+// outputHTML is audit's self-contained page for the people who review a
+// rollout.
+const outputHTML = "html"
 
 // auditClient connects audit to the cluster; tests replace it with a fake.
 var auditClient = func(kubeconfig string) (client.Reader, error) {
@@ -43,6 +48,11 @@ admission message), defaulted, exempt or not applicable (mirror and Windows
 pods), the Localhost profiles of running pods on their nodes (ok, changed,
 or gone: a gone profile fails the pod's next restart), and the next step.
 
+-o html writes one self-contained page (inline CSS, no script, nothing
+loaded from elsewhere) to share with the people who review the rollout:
+the summary, a row per namespace, the objects that break a rule with the
+exact admission message, and the Localhost profiles per node.
+
 Exit codes: 0 when nothing would be denied at any namespace's next step, 1
 when something would (only enforce denies: a namespace whose next step is
 audit or warn lists what enforce would deny later, and exits 0), 2 for a
@@ -51,11 +61,18 @@ mistake in the command line.`,
   seccomp-guard audit
 
   # One namespace, the objects labelled app=web, as JSON.
-  seccomp-guard audit -n shop -l app=web -o json`,
+  seccomp-guard audit -n shop -l app=web -o json
+
+  # A page to attach to the change request (exit code 1 still says that
+  # something would be denied).
+  seccomp-guard audit -o html > audit.html`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != outputText && output != outputJSON {
-				return newUsageError("unknown output format %q for --output: use %s or %s", output, outputText, outputJSON)
+			write, ok := map[string]func(io.Writer, *cli.AuditReport) error{
+				outputText: cli.WriteAuditText, outputJSON: cli.WriteAuditJSON, outputHTML: cli.WriteAuditHTML,
+			}[output]
+			if !ok {
+				return newUsageError("unknown output format %q for --output: use %s, %s or %s", output, outputText, outputJSON, outputHTML)
 			}
 			if selector != "" {
 				sel, err := labels.Parse(selector)
@@ -73,12 +90,7 @@ mistake in the command line.`,
 			if err != nil {
 				return inputError(err)
 			}
-			if output == outputJSON {
-				err = cli.WriteAuditJSON(cmd.OutOrStdout(), report)
-			} else {
-				err = cli.WriteAuditText(cmd.OutOrStdout(), report)
-			}
-			if err != nil {
+			if err := write(cmd.OutOrStdout(), report); err != nil {
 				return err
 			}
 			if report.Summary.Denied > 0 {
@@ -94,7 +106,7 @@ mistake in the command line.`,
 	f.StringVarP(&selector, "selector", "l", "", "audit only the top-level objects with these labels, e.g. app=web (default: all)")
 	f.StringVar(&opts.PolicyFile, "policy", "", "file with the ClusterSeccompPolicy to apply (default: the cluster's ClusterSeccompPolicy default, else the built-in defaults)")
 	f.StringVar(&opts.ReleaseNamespace, "release-namespace", v1alpha1.DefaultReleaseNamespace, "namespace of the agents' Leases, which say whether a node's inventory is fresh")
-	f.StringVarP(&output, "output", "o", outputText, "output format: text or json")
+	f.StringVarP(&output, "output", "o", outputText, "output format: text, json or html (one self-contained page)")
 	return cmd
 }
 
