@@ -134,7 +134,8 @@ func TestReporterDeployment(t *testing.T) {
 				"--format=" + f.format,
 				"--release-namespace=" + namespace,
 				"--leader-elect=true",
-				"--debounce=5s",
+				"--excluded-namespaces=kube-system,kube-node-lease," + namespace,
+				"--debounce=2s",
 				"--max-results=1000",
 				"--metrics-bind-address=:8080",
 				"--health-probe-bind-address=:8081",
@@ -180,11 +181,11 @@ func TestReporterValues(t *testing.T) {
 		},
 		{
 			name:   "debounce, a large maxResults and extra arguments",
-			values: values("reporter.debounce", "1m30s", "reporter.maxResults", 2000000, "reporter.extraArgs", []string{"--zap-log-level=debug"}),
+			values: values("reporter.debounce", "1m30s", "reporter.maxResults", 5000, "reporter.extraArgs", []string{"--zap-log-level=debug"}),
 			check: func(t *testing.T, d *appsv1.Deployment) {
 				args := d.Spec.Template.Spec.Containers[0].Args
 				assert.Contains(t, args, "--debounce=1m30s")
-				assert.Contains(t, args, "--max-results=2000000", "an integer, not 2e+06")
+				assert.Contains(t, args, "--max-results=5000", "an integer, not 5e+03")
 				assert.Equal(t, "--zap-log-level=debug", args[len(args)-1])
 			},
 		},

@@ -120,7 +120,7 @@ namespaceSelector:
   - key: kubernetes.io/metadata.name
     operator: NotIn
     values:
-    {{- range (concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludedNamespaces | uniq) }}
+    {{- range (include "seccomp-guard.excludedNamespaces" . | splitList ",") }}
     - {{ . | quote }}
     {{- end }}
 {{- end -}}
@@ -172,4 +172,14 @@ the older wgpolicyk8s.io PolicyReport and ClusterPolicyReport.
 {{- else -}}
 ["reports", "clusterreports"]
 {{- end -}}
+{{- end -}}
+
+{{/*
+The namespaces the webhook configurations never send, comma-separated:
+kube-system, kube-node-lease, the release namespace and excludedNamespaces.
+The namespace selector and the reporter (which reports nothing there) both
+read this one list.
+*/}}
+{{- define "seccomp-guard.excludedNamespaces" -}}
+{{- concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludedNamespaces | uniq | join "," -}}
 {{- end -}}
