@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	openreportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/internal/cli"
 	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
+	"github.com/seccomp-guard/seccomp-guard/internal/reporter"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -328,10 +330,11 @@ func uninstall(ctx context.Context, t *testing.T, releaseNS, storyNS string) {
 func TestInstall(t *testing.T) {
 	needNode(t)
 	for _, tc := range []struct {
-		mode   string
-		hybrid bool
+		mode     string
+		hybrid   bool
+		reporter bool
 	}{
-		{mode: "self-managed"},
+		{mode: "self-managed", reporter: true},
 		{mode: "cert-manager"},
 		{mode: "secret"},
 		{mode: "self-managed", hybrid: true},
@@ -351,9 +354,15 @@ func TestInstall(t *testing.T) {
 			if tc.mode == "secret" {
 				values["certificates"] = providedSecret(ctx, t, releaseNS)
 			}
+			if tc.reporter {
+				values["reporter"] = map[string]any{"enabled": true, "installCRDs": true}
+			}
 			helm(t, "install", release, chartDir, "--namespace", releaseNS, "--values", valuesFile(t, values), "--wait", "--timeout", "4m")
 			waitInstalled(ctx, t, releaseNS)
 			story(ctx, t, releaseNS, name)
+			if tc.reporter {
+				reports(ctx, t, "story-"+name)
+			}
 			uninstall(ctx, t, releaseNS, "story-"+name)
 		})
 	}
@@ -374,4 +383,43 @@ func providedSecret(ctx context.Context, t *testing.T, ns string) map[string]any
 		Data:       map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key},
 	}))
 	return map[string]any{"mode": "secret", "secret": map[string]any{"name": "webhook-tls", "caBundle": string(ca.CertPEM)}}
+}
+
+// reports checks the chart's reporter, with its own RBAC, on the real
+// node: the story's namespace has its report, in which the running pod
+// whose Localhost profile the story deleted from the node fails with
+// ProfileGone, and the policy's status has the ladder.
+func reports(ctx context.Context, t *testing.T, ns string) {
+	t.Helper()
+	err := framework.Poll(ctx, time.Second, 2*time.Minute, "the story's report", func(ctx context.Context) error {
+		r := &openreportsv1alpha1.Report{}
+		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: reporter.ReportName}, r); err != nil {
+			return err
+		}
+		got := map[string]string{}
+		for _, res := range r.Results {
+			got[res.Subjects[0].Kind+"/"+res.Subjects[0].Name+" "+res.Rule] = string(res.Result)
+		}
+		want := map[string]string{
+			"Pod/defaulted ProfileSet":  "pass",
+			"Pod/localhost ProfileSet":  "pass",
+			"Pod/localhost ProfileGone": "fail",
+		}
+		if !assert.ObjectsAreEqual(want, got) {
+			return fmt.Errorf("results %v; want %v", got, want)
+		}
+		return nil
+	})
+	require.NoError(t, err, describePods(ctx, ns))
+	err = framework.Poll(ctx, time.Second, time.Minute, "the ladder in the policy's status", func(ctx context.Context) error {
+		csp := &v1alpha1.ClusterSeccompPolicy{}
+		if err := node.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DefaultPolicyName}, csp); err != nil {
+			return err
+		}
+		if csp.Status.Ladder == nil || csp.Status.Ladder.Enforce.Namespaces < 1 {
+			return fmt.Errorf("status.ladder %+v; want the story's namespace at enforce", csp.Status.Ladder)
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }
