@@ -387,8 +387,9 @@ func providedSecret(ctx context.Context, t *testing.T, ns string) map[string]any
 
 // reports checks the chart's reporter, with its own RBAC, on the real
 // node: the story's namespace has its report, in which the running pod
-// whose Localhost profile the story deleted from the node fails with
-// ProfileGone, and the policy's status has the ladder.
+// whose Localhost profile the story deleted from the node fails twice:
+// ProfileGone (its next restart fails) and ProfileMissing (created again, it
+// would be denied); the policy's status has the ladder.
 func reports(ctx context.Context, t *testing.T, ns string) {
 	t.Helper()
 	err := framework.Poll(ctx, time.Second, 2*time.Minute, "the story's report", func(ctx context.Context) error {
