@@ -68,7 +68,7 @@ func StartReporter(ctx context.Context, cp *ControlPlane, bin, name string, extr
 	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", probe)
 	err = Poll(ctx, 200*time.Millisecond, 60*time.Second, "the reporter to be ready", func(ctx context.Context) error {
 		if exited, err := p.Exited(); exited {
-			return Abort(fmt.Errorf("the reporter exited: %v\n%s", err, p.Log()))
+			return Abort(fmt.Errorf("the reporter exited: %w\n%s", err, p.Log()))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

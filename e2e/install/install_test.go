@@ -402,9 +402,9 @@ func reports(ctx context.Context, t *testing.T, ns string) {
 			got[res.Subjects[0].Kind+"/"+res.Subjects[0].Name+" "+res.Rule] = string(res.Result)
 		}
 		want := map[string]string{
-			"Pod/defaulted ProfileSet":  "pass",
-			"Pod/localhost ProfileSet":  "pass",
-			"Pod/localhost ProfileGone": "fail",
+			"Pod/defaulted ProfileSet":     "pass",
+			"Pod/localhost ProfileMissing": "fail", // created again, it would be denied
+			"Pod/localhost ProfileGone":    "fail",
 		}
 		if !assert.ObjectsAreEqual(want, got) {
 			return fmt.Errorf("results %v; want %v", got, want)

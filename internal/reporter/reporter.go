@@ -16,7 +16,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	kerrors "k8s.io/apimachinery/pkg/api/errors"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -257,7 +257,7 @@ func (r *Reporter) write(ctx context.Context, set *Set, now metav1.Time) error {
 		switch {
 		case !found:
 			if err := r.Client.Create(ctx, desired); err != nil {
-				if kerrors.IsAlreadyExists(err) {
+				if apierrors.IsAlreadyExists(err) {
 					r.Notify() // the cache has not seen it yet
 					continue
 				}
@@ -275,7 +275,7 @@ func (r *Reporter) write(ctx context.Context, set *Set, now metav1.Time) error {
 		}
 	}
 	for key, obj := range existing {
-		if err := r.Client.Delete(ctx, obj); err != nil && !kerrors.IsNotFound(err) {
+		if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("deleting report %s, which has nothing left to report: %w", key, err))
 			continue
 		}
@@ -286,7 +286,7 @@ func (r *Reporter) write(ctx context.Context, set *Set, now metav1.Time) error {
 
 // crdHint says what to do when the report CRDs are not installed.
 func crdHint(err error, f Format) string {
-	if !meta.IsNoMatchError(err) && !kerrors.IsNotFound(err) {
+	if !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
 		return ""
 	}
 	crds := "reports.openreports.io and clusterreports.openreports.io"
@@ -379,7 +379,7 @@ func patchLadder(ctx context.Context, c client.Client, l *v1alpha1.LadderStatus)
 	}
 	csp := &v1alpha1.ClusterSeccompPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultPolicyName}}
 	err = c.Status().Patch(ctx, csp, client.RawPatch(types.MergePatchType, patch))
-	if kerrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	return err

@@ -263,8 +263,8 @@ func namespaceResult(na *cli.NamespaceAudit, violating int) Result {
 }
 
 // bound sorts results (fail, warn, pass, skip; then by subject), counts all
-// of them, and keeps those that fit in max results and maxReportBytes.
-func bound(rep Report, results []Result, max int) Report {
+// of them, and keeps those that fit in maxResults and maxReportBytes.
+func bound(rep Report, results []Result, maxResults int) Report {
 	order := map[string]int{ResultFail: 0, ResultWarn: 1, ResultPass: 2, ResultSkip: 3}
 	sort.SliceStable(results, func(i, j int) bool {
 		a, b := results[i], results[j]
@@ -284,7 +284,7 @@ func bound(rep Report, results []Result, max int) Report {
 		rep.Summary.add(r.Result)
 		r.Message = truncate(r.Message, maxMessageBytes)
 		n := resultSize(r)
-		if len(rep.Results) >= max || size+n > maxReportBytes {
+		if len(rep.Results) >= maxResults || size+n > maxReportBytes {
 			rep.Omitted++
 			continue
 		}
