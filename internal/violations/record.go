@@ -51,7 +51,11 @@ type Record struct {
 	SyscallNr int
 	Syscall   string // name from the arch's table; "syscall_<nr>" when not known
 	Action    Action
-	Errno     int // for SCMP_ACT_ERRNO: the errno in the low 16 bits of code
+	// Errno is, for SCMP_ACT_ERRNO, the low 16 bits of code. The kernel logs
+	// the action without its data, so it is 0 in the records Linux writes
+	// today: the errno a refusal returned is in the profile (errnoRet,
+	// defaultErrnoRet), not in the record.
+	Errno int
 }
 
 // The markers that start a seccomp record in each text format. The netlink
