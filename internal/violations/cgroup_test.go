@@ -28,7 +28,7 @@ func TestContainerOfPID(t *testing.T) {
 			cgroup: "0::/../../kubepods-burstable-pod1.slice/cri-containerd-" + id + ".scope\n", want: id},
 		{name: "cgroup v1, cgroupfs driver, containerd",
 			cgroup: "12:pids:/kubepods/besteffort/pod0b1e2f3a-4c5d-6e7f-8a9b-0c1d2e3f4a5b/" + id + "\n11:memory:/kubepods/besteffort/pod0b1e2f3a-4c5d-6e7f-8a9b-0c1d2e3f4a5b/" + id + "\n0::/\n",
-			want: id},
+			want:   id},
 		{name: "cgroup v1 without QoS cgroups (this machine's local cluster)",
 			cgroup: "9:name=systemd:/" + id + "\n4:memory:/" + id + "\n0::/\n", want: id},
 		{name: "CRI-O", cgroup: "0::/kubepods.slice/kubepods-pod1.slice/crio-" + id + ".scope\n", want: id},

@@ -17,7 +17,7 @@ const (
 	journalLine = `Dec 02 03:27:23 node1 kernel: audit: type=1326 audit(1796182044.423:10): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=22478 comm="violations.test" exe="/tmp/go-build2106063311/b001/violations.test" sig=0 arch=c000003e syscall=121 compat=0 ip=0x40ba2e code=0x50000`
 	// auditd's log, with the enriched fields after 0x1d, an AppArmor subject
 	// with a space, aarch64 and a KILL_PROCESS.
-	auditdLine = "type=SECCOMP msg=audit(1796182100.001:731): auid=4294967295 uid=65534 gid=65534 ses=4294967295 subj=cri-containerd.apparmor.d (enforce) pid=4242 comm=\"mkdir\" exe=\"/bin/busybox\" sig=31 arch=c00000b7 syscall=34 compat=0 ip=0xffff9c0d1a2c code=0x80000000\x1dAUID=\"unset\" UID=\"nobody\" GID=\"nogroup\" ARCH=aarch64 SYSCALL=mkdirat"
+	auditdLine  = "type=SECCOMP msg=audit(1796182100.001:731): auid=4294967295 uid=65534 gid=65534 ses=4294967295 subj=cri-containerd.apparmor.d (enforce) pid=4242 comm=\"mkdir\" exe=\"/bin/busybox\" sig=31 arch=c00000b7 syscall=34 compat=0 ip=0xffff9c0d1a2c code=0x80000000\x1dAUID=\"unset\" UID=\"nobody\" GID=\"nogroup\" ARCH=aarch64 SYSCALL=mkdirat"
 	netlinkLine = `audit(1796182044.423:9): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=22478 comm="violations.test" exe="/tmp/go-build2106063311/b001/violations.test" sig=0 arch=c000003e syscall=110 compat=0 ip=0x595f4b code=0x7ffc0000`
 )
 
