@@ -49,7 +49,7 @@ func ContainerOfPID(procRoot string, pid int) (string, error) {
 		if errors.Is(err, syscall.ESRCH) {
 			return "", ErrProcessGone
 		}
-		return "", fmt.Errorf("read %s: %w", path, err)
+		return "", err
 	}
 	if id := containerIDInCgroups(data); id != "" {
 		return id, nil

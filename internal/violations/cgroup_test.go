@@ -107,3 +107,58 @@ func TestContainerOfPIDAt(t *testing.T) {
 		assert.ErrorIs(t, err, os.ErrNotExist, strconv.Itoa(7))
 	})
 }
+
+func TestAttributor(t *testing.T) {
+	const inPod = "1111111111111111111111111111111111111111111111111111111111111111"
+	const later = "2222222222222222222222222222222222222222222222222222222222222222"
+	const other = "3333333333333333333333333333333333333333333333333333333333333333"
+	proc := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "stat"), []byte("btime 1796180000\n"), 0o644))
+	for pid, cgroup := range map[int]string{1: "0::/" + inPod, 2: "0::/" + later, 3: "0::/" + other, 4: "0::/system.slice/sshd.service"} {
+		dir := filepath.Join(proc, strconv.Itoa(pid))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup+"\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(strconv.Itoa(pid)+" (sh) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0"), 0o644))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(proc, "5", "cgroup"), 0o755)) // a directory: unreadable as a file
+
+	index := NewPodIndex()
+	index.Upsert(testPod("u1", "web-abc-1", map[string]string{"app": inPod}))
+	refreshed := 0
+	a := &Attributor{ProcRoot: proc, Pods: index, Refresh: func() {
+		refreshed++
+		index.Upsert(testPod("u2", "web-abc-2", map[string]string{"app": later}))
+	}}
+	at := time.Unix(1796180100, 0)
+	web := func(pod string) PodContainer {
+		return PodContainer{Namespace: "shop", Pod: pod, Container: "app", Workload: "Deployment/web", Profile: "localhost/profiles/no-mkdir.json"}
+	}
+	tests := []struct {
+		name string
+		pid  int
+		at   time.Time
+		want Attribution
+	}{
+		{name: "pod in the index", pid: 1, at: at, want: Attribution{Origin: OriginPod, ContainerID: inPod, Pod: web("web-abc-1")}},
+		{name: "pod found after a refresh", pid: 2, at: at, want: Attribution{Origin: OriginPod, ContainerID: later, Pod: web("web-abc-2")}},
+		{name: "container of no known pod", pid: 3, at: at, want: Attribution{Origin: OriginContainer, ContainerID: other}},
+		{name: "host process", pid: 4, at: at, want: Attribution{Origin: OriginHost}},
+		{name: "exited", pid: 6, at: at, want: Attribution{Origin: OriginExited}},
+		{name: "PID reused since the record", pid: 1, at: time.Unix(1796179000, 0), want: Attribution{Origin: OriginExited}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, a.Attribute(Record{PID: tt.pid, Time: tt.at}))
+		})
+	}
+	assert.Equal(t, 2, refreshed, "a refresh for each container ID not in the index")
+	t.Run("unreadable cgroup file", func(t *testing.T) {
+		got := a.Attribute(Record{PID: 5, Time: at})
+		assert.Equal(t, OriginUnknown, got.Origin)
+		assert.EqualError(t, got.Err, "read "+filepath.Join(proc, "5", "cgroup")+": is a directory")
+	})
+	t.Run("without pods", func(t *testing.T) {
+		got := (&Attributor{ProcRoot: proc}).Attribute(Record{PID: 1, Time: at})
+		assert.Equal(t, Attribution{Origin: OriginContainer, ContainerID: inPod}, got)
+	})
+}

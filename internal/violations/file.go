@@ -83,10 +83,13 @@ func (s *fileSource) Run(ctx context.Context, emit func(Record)) error {
 	}
 	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {
-		if err := s.drain(cur, buf, emit); err != nil {
+		if err := s.drain(ctx, cur, buf, emit); err != nil {
 			return err
 		}
 		if !s.follow {
+			if ctx.Err() != nil {
+				return nil
+			}
 			cur.lines.flush(s.lineHandler(cur, emit))
 			return nil
 		}
@@ -102,7 +105,7 @@ func (s *fileSource) Run(ctx context.Context, emit func(Record)) error {
 		case inode(fi) != cur.ino:
 			// Rotated: the writer may have finished the old file after our
 			// last read.
-			if err := s.drain(cur, buf, emit); err != nil {
+			if err := s.drain(ctx, cur, buf, emit); err != nil {
 				return err
 			}
 			cur.lines.flush(s.lineHandler(cur, emit))
@@ -126,10 +129,10 @@ func (s *fileSource) Run(ctx context.Context, emit func(Record)) error {
 	return nil
 }
 
-// drain reads the open file to its current end.
-func (s *fileSource) drain(cur *openFile, buf []byte, emit func(Record)) error {
+// drain reads the open file to its current end, or until ctx ends.
+func (s *fileSource) drain(ctx context.Context, cur *openFile, buf []byte, emit func(Record)) error {
 	handle := s.lineHandler(cur, emit)
-	for {
+	for ctx.Err() == nil {
 		n, err := cur.f.Read(buf)
 		cur.off += int64(n)
 		cur.lines.feed(buf[:n], handle)
@@ -140,6 +143,7 @@ func (s *fileSource) drain(cur *openFile, buf []byte, emit func(Record)) error {
 			return fmt.Errorf("read %s: %w", s.path, err)
 		}
 	}
+	return nil
 }
 
 func (s *fileSource) lineHandler(cur *openFile, emit func(Record)) func(string) {
