@@ -84,6 +84,7 @@ that a per-node agent keeps current.`,
 	root.AddCommand(newReporterCommand())
 	root.AddCommand(newNativePoliciesCommand())
 	root.AddCommand(newChartHookCommand())
+	root.AddCommand(newViolationsCommand())
 	return root
 }
 
