@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -179,6 +180,11 @@ func (o *violationsOptions) openSource() (violations.Source, error) {
 		return src, nil
 	case sourceKmsg:
 		return violations.NewKmsgSource(defaultKmsg), nil
+	}
+	if _, err := os.Stat(o.file); err != nil {
+		return nil, usageError{err: err}
+	}
+	switch o.source {
 	case sourceAuditd:
 		if o.follow {
 			return violations.NewAuditdSource(o.file), nil

@@ -1,6 +1,7 @@
 package violations
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,12 +77,14 @@ func (s *fileSource) Run(ctx context.Context, emit func(Record)) error {
 		return err
 	}
 	defer func() { cur.f.Close() }()
+	buf := make([]byte, 64<<10)
 	if s.follow {
-		if cur.off, err = cur.f.Seek(0, io.SeekEnd); err != nil {
-			return fmt.Errorf("seek to the end of %s: %w", s.path, err)
+		// Start at the end, counting the lines passed so that errors name
+		// the right line.
+		if err := skipToEnd(cur, buf); err != nil {
+			return fmt.Errorf("read %s: %w", s.path, err)
 		}
 	}
-	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {
 		if err := s.drain(ctx, cur, buf, emit); err != nil {
 			return err
@@ -127,6 +130,32 @@ func (s *fileSource) Run(ctx context.Context, emit func(Record)) error {
 		}
 	}
 	return nil
+}
+
+// skipToEnd reads the open file to its end without parsing it, counting
+// its complete lines and keeping its last partial one.
+func skipToEnd(cur *openFile, buf []byte) error {
+	for {
+		n, err := cur.f.Read(buf)
+		cur.off += int64(n)
+		chunk := buf[:n]
+		for {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				break
+			}
+			cur.line++
+			cur.lines.partial = cur.lines.partial[:0]
+			chunk = chunk[i+1:]
+		}
+		cur.lines.feed(chunk, func(string) {})
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // drain reads the open file to its current end, or until ctx ends.

@@ -112,6 +112,13 @@ func TestFileSourceFollowRotation(t *testing.T) {
 	assert.Equal(t, "auditd", src.Name())
 	assert.True(t, src.Complete())
 	src.poll = 10 * time.Millisecond
+	var mu sync.Mutex
+	var errs []string
+	src.OnMalformed(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err.Error())
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{}
 	done := make(chan error, 1)
@@ -123,7 +130,7 @@ func TestFileSourceFollowRotation(t *testing.T) {
 	// Let Run open the file and seek to its end.
 	time.Sleep(50 * time.Millisecond)
 
-	appendLines(t, path, recordLine(2))
+	appendLines(t, path, recordLine(2), "type=SECCOMP msg=audit(1.000:1): pid=x")
 	f.waitSerials(t, []uint64{2})
 
 	// A partial line waits for its newline.
@@ -144,7 +151,7 @@ func TestFileSourceFollowRotation(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, fh.Close())
 	time.Sleep(50 * time.Millisecond) // the path is missing for a while
-	appendLines(t, path, recordLine(5), recordLine(6))
+	appendLines(t, path, recordLine(5), recordLine(6), "type=SECCOMP msg=audit(1.000:1): pid=y")
 	f.waitSerials(t, []uint64{2, 3, 4, 5, 6})
 
 	// Truncation in place (copytruncate): read again from the start.
@@ -152,6 +159,12 @@ func TestFileSourceFollowRotation(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	appendLines(t, path, recordLine(7))
 	f.waitSerials(t, []uint64{2, 3, 4, 5, 6, 7})
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{
+		path + `:3: malformed seccomp record: field pid="x" is not a process ID`, // line 1 was there before the start
+		path + `:3: malformed seccomp record: field pid="y" is not a process ID`, // the new file's third line
+	}, errs)
 }
 
 func TestKmsgSource(t *testing.T) {
