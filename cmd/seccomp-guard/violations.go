@@ -184,11 +184,8 @@ func (o *violationsOptions) openSource() (violations.Source, error) {
 	if _, err := os.Stat(o.file); err != nil {
 		return nil, usageError{err: err}
 	}
-	switch o.source {
-	case sourceAuditd:
-		if o.follow {
-			return violations.NewAuditdSource(o.file), nil
-		}
+	if o.source == sourceAuditd && o.follow {
+		return violations.NewAuditdSource(o.file), nil
 	}
 	return violations.NewFileSource(o.file, o.follow), nil
 }

@@ -114,7 +114,7 @@ func parseBody(body string) (Record, error) {
 	var r Record
 	end := strings.Index(body, "):")
 	if end < 0 {
-		return r, fmt.Errorf("header %q does not end in \"):\"; want audit(<seconds>.<milliseconds>:<serial>):", clip(body))
+		return r, fmt.Errorf("header audit%s has no \"):\" after audit(<seconds>.<milliseconds>:<serial>)", clip(body))
 	}
 	if err := parseHeader(body[1:end], &r); err != nil {
 		return r, err

@@ -77,7 +77,7 @@ func TestParseLineMalformed(t *testing.T) {
 		want string
 	}{
 		{name: "no header end", line: `audit: type=1326 audit(1.000:1) pid=9`,
-			want: `malformed seccomp record: header "(1.000:1) pid=9" does not end in "):"; want audit(<seconds>.<milliseconds>:<serial>):`},
+			want: `malformed seccomp record: header audit(1.000:1) pid=9 has no "):" after audit(<seconds>.<milliseconds>:<serial>)`},
 		{name: "no serial", line: `audit(1.000): ` + ok,
 			want: `malformed seccomp record: header audit(1.000) is not audit(<seconds>.<milliseconds>:<serial>)`},
 		{name: "no milliseconds", line: `audit(1:2): ` + ok,
