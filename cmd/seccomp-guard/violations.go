@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
@@ -282,6 +283,7 @@ type nodePods struct {
 	index            *violations.PodIndex
 	mu               sync.Mutex
 	listed           time.Time
+	pods             map[types.UID]*corev1.Pod // as last listed
 }
 
 func newNodePods(ctx context.Context, kubeconfig, node string) (*nodePods, error) {
@@ -298,9 +300,19 @@ func (p *nodePods) list() error {
 		return err
 	}
 	p.listed = time.Now()
+	listed := make(map[types.UID]*corev1.Pod, len(pods))
 	for i := range pods {
 		p.index.Upsert(&pods[i])
+		listed[pods[i].UID] = &pods[i]
 	}
+	// Pods deleted since the last list leave the index: a long --follow
+	// holds only the node's current pods.
+	for uid, pod := range p.pods {
+		if _, ok := listed[uid]; !ok {
+			p.index.Delete(pod)
+		}
+	}
+	p.pods = listed
 	return nil
 }
 

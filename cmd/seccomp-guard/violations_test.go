@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/seccomp-guard/seccomp-guard/internal/violations"
@@ -242,4 +243,43 @@ func TestViolationsCommandErrors(t *testing.T) {
 		assert.Equal(t, exitError, code)
 		assert.Equal(t, "Error: list the pods on node node9: no such node\n", stderr)
 	})
+}
+
+func TestNodePodsRelist(t *testing.T) {
+	pod := func(uid, id string) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: uid, UID: types.UID(uid)},
+			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "c", ContainerID: "containerd://" + id}}}}
+	}
+	lists := [][]corev1.Pod{{pod("a", webID)}, {pod("b", otherID)}}
+	calls := 0
+	saved := violationsPods
+	violationsPods = func(context.Context, string, string) ([]corev1.Pod, error) {
+		calls++
+		if calls > len(lists) {
+			return nil, errors.New("the API server is gone")
+		}
+		return lists[calls-1], nil
+	}
+	t.Cleanup(func() { violationsPods = saved })
+
+	p, err := newNodePods(context.Background(), "", "node1")
+	require.NoError(t, err)
+	_, ok := p.index.Lookup(webID)
+	assert.True(t, ok)
+	p.refresh()
+	assert.Equal(t, 1, calls, "no second list within podRelistEvery")
+
+	p.listed = time.Now().Add(-podRelistEvery)
+	p.refresh()
+	assert.Equal(t, 2, calls)
+	_, ok = p.index.Lookup(webID)
+	assert.False(t, ok, "the deleted pod left the index")
+	got, ok := p.index.Lookup(otherID)
+	assert.True(t, ok)
+	assert.Equal(t, "b", got.Pod)
+
+	p.listed = time.Now().Add(-podRelistEvery)
+	p.refresh()
+	_, ok = p.index.Lookup(otherID)
+	assert.True(t, ok, "a failed list keeps the index")
 }

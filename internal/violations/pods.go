@@ -76,13 +76,6 @@ func (x *PodIndex) Lookup(containerID string) (PodContainer, bool) {
 	return pc, ok
 }
 
-// Len is the number of containers in the index.
-func (x *PodIndex) Len() int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return len(x.byID)
-}
-
 // trimRuntime strips "<runtime>://" from a status containerID.
 func trimRuntime(id string) string {
 	if _, rest, ok := strings.Cut(id, "://"); ok {

@@ -138,7 +138,7 @@ func TestPodIndex(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
-	assert.Equal(t, 4, x.Len())
+	assert.Equal(t, 4, len(x.byID))
 
 	// The container restarts: the old IDs go, the new come.
 	x.Upsert(testPod("u1", "web-abc-1", map[string]string{"app": "a2", "app-previous": "a1"}))
@@ -149,15 +149,15 @@ func TestPodIndex(t *testing.T) {
 	got, ok := x.Lookup("a2")
 	assert.True(t, ok)
 	assert.Equal(t, "app", got.Container)
-	assert.Equal(t, 2, x.Len())
+	assert.Equal(t, 2, len(x.byID))
 
 	x.Upsert(testPod("u2", "web-abc-2", map[string]string{"app": "b1"}))
 	x.Delete(pod)
-	assert.Equal(t, 1, x.Len())
+	assert.Equal(t, 1, len(x.byID))
 	_, ok = x.Lookup("a2")
 	assert.False(t, ok)
 	x.Delete(pod)
-	assert.Equal(t, 1, x.Len(), "deleting twice is harmless")
+	assert.Equal(t, 1, len(x.byID), "deleting twice is harmless")
 }
 
 func TestPodIndexConcurrent(t *testing.T) {
@@ -178,5 +178,5 @@ func TestPodIndexConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	assert.LessOrEqual(t, x.Len(), 8, "one container per pod, 8 pods at most")
+	assert.LessOrEqual(t, len(x.byID), 8, "one container per pod, 8 pods at most")
 }
