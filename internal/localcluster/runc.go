@@ -16,8 +16,9 @@ import (
 
 // Runc is the runc binary the node's containerd runs containers with.
 type Runc struct {
-	// Path is the binary: <repo>/bin/runc when `make runc` built one that
-	// runs, else Debian's runc from $PATH (/usr/sbin/runc).
+	// Path is the binary: $SECCOMP_GUARD_NODE_RUNC when set, else
+	// <repo>/bin/runc when `make runc` built one that runs, else Debian's
+	// runc from $PATH (/usr/sbin/runc).
 	Path string
 	// Built is true for bin/runc.
 	Built bool
@@ -51,7 +52,7 @@ func (r Runc) String() string {
 	case r.Built:
 		s += ", built by `make runc`"
 	case r.Fallback != "":
-		s += ", Debian's: " + r.Fallback
+		s += ", not bin/runc: " + r.Fallback
 	}
 	if !r.SeccompFlags() {
 		s += "; runc older than 1.2: SCMP_ACT_ERRNO refusals are not logged and profiles with \"flags\" fail to start"
@@ -68,10 +69,22 @@ func BuiltRuncPath() (string, error) {
 	return filepath.Join(root, "bin", "runc"), nil
 }
 
-// FindRunc chooses the cluster's runc: bin/runc when it exists and
-// `bin/runc --version` works, else the runc in $PATH (Debian's), with
-// Fallback saying why. It fails when neither runs.
+// RuncEnv, when set, is the path of the runc the cluster runs instead of
+// bin/runc (e.g. /usr/sbin/runc, to compare with Debian's).
+const RuncEnv = "SECCOMP_GUARD_NODE_RUNC"
+
+// FindRunc chooses the cluster's runc: $SECCOMP_GUARD_NODE_RUNC when set;
+// else bin/runc when it exists and `bin/runc --version` works; else the runc
+// in $PATH (Debian's), with Fallback saying why. It fails when none runs.
 func FindRunc(ctx context.Context) (Runc, error) {
+	if p := os.Getenv(RuncEnv); p != "" {
+		r, err := inspectRunc(ctx, p)
+		if err != nil {
+			return Runc{}, fmt.Errorf("%s=%s: %w (unset it to run bin/runc or Debian's runc)", RuncEnv, p, err)
+		}
+		r.Fallback = RuncEnv + " is set"
+		return r, nil
+	}
 	var why string
 	if built, err := BuiltRuncPath(); err != nil {
 		why = "cannot locate bin/runc: " + err.Error()
@@ -101,7 +114,10 @@ func inspectRunc(ctx context.Context, path string) (Runc, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, "--version").CombinedOutput()
 	if err != nil {
-		return Runc{}, fmt.Errorf("`%s --version` failed: %w: %s", path, err, strings.TrimSpace(string(out)))
+		if msg := strings.TrimSpace(string(out)); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return Runc{}, fmt.Errorf("`%s --version` failed: %w", path, err)
 	}
 	r, err := parseRuncVersion(string(out))
 	if err != nil {

@@ -79,6 +79,33 @@ func TestParseRuncVersion(t *testing.T) {
 	}
 }
 
+func TestFindRunc(t *testing.T) {
+	ctx := context.Background()
+	if p, err := exec.LookPath("runc"); err == nil {
+		t.Run("SECCOMP_GUARD_NODE_RUNC names the runc in $PATH", func(t *testing.T) {
+			t.Setenv(RuncEnv, p)
+			r, err := FindRunc(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, p, r.Path)
+			assert.False(t, r.Built)
+			assert.Equal(t, "SECCOMP_GUARD_NODE_RUNC is set", r.Fallback)
+		})
+	}
+	t.Run("SECCOMP_GUARD_NODE_RUNC names a missing file", func(t *testing.T) {
+		t.Setenv(RuncEnv, "/nonexistent/runc")
+		_, err := FindRunc(ctx)
+		require.EqualError(t, err, "SECCOMP_GUARD_NODE_RUNC=/nonexistent/runc: `/nonexistent/runc --version` failed: "+
+			"fork/exec /nonexistent/runc: no such file or directory (unset it to run bin/runc or Debian's runc)")
+	})
+	t.Run("SECCOMP_GUARD_NODE_RUNC names something that is not runc", func(t *testing.T) {
+		fake := filepath.Join(t.TempDir(), "runc")
+		require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\necho crun version 1.8\n"), 0o755))
+		t.Setenv(RuncEnv, fake)
+		_, err := FindRunc(ctx)
+		require.EqualError(t, err, RuncEnv+"="+fake+": `"+fake+` --version`+"`"+`: no "runc version X.Y.Z" line in "crun version 1.8" (unset it to run bin/runc or Debian's runc)`)
+	})
+}
+
 func TestRuncString(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -93,7 +120,7 @@ func TestRuncString(t *testing.T) {
 		{
 			name: "Debian's, bin/runc missing",
 			runc: Runc{Path: "/usr/sbin/runc", Version: "1.1.5+ds1", Libseccomp: "2.5.4", Fallback: "/src/bin/runc missing (run `make runc`)"},
-			want: "/usr/sbin/runc (runc 1.1.5+ds1, libseccomp 2.5.4), Debian's: /src/bin/runc missing (run `make runc`); " +
+			want: "/usr/sbin/runc (runc 1.1.5+ds1, libseccomp 2.5.4), not bin/runc: /src/bin/runc missing (run `make runc`); " +
 				`runc older than 1.2: SCMP_ACT_ERRNO refusals are not logged and profiles with "flags" fail to start`,
 		},
 	} {
