@@ -21,6 +21,10 @@ DEADCODE_VERSION ?= v0.52.0
 # against (v0.37 for HELM_VERSION v3.22.0); without it `helm template` assumes
 # Kubernetes 1.20. Update together with HELM_VERSION.
 HELM_KUBE_MINOR ?= 37
+# The runc the local cluster runs (make runc, hack/build-runc.sh): 1.2 or later
+# loads a profile's SECCOMP_FILTER_FLAG_LOG, so errno refusals are logged.
+# Must equal hack/runc/go.mod's requirement (the script stops when not).
+RUNC_VERSION ?= v1.3.7
 
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen
@@ -111,7 +115,7 @@ fi
 endef
 
 .PHONY: test
-test: ## Run all tests that CI runs (the README's test command); ends by naming any suite that skipped.
+test: $(TEST_NODE_DEPS) runc ## Run all tests that CI runs (the README's test command); ends by naming any suite that skipped.
 	@rm -rf '$(SKIP_DIR)'
 	@status=0; $(MAKE) --no-print-directory test-unit test-e2e-run || status=$$?; \
 	$(print_skips); \
@@ -167,17 +171,21 @@ verify: generate ## Fail if generated files or go.mod/go.sum are out of date.
 	@echo "verify: generated files and go.mod/go.sum are up to date"
 
 # command-or-path:package pairs the real node needs (internal/localcluster.Check),
+# what `make runc` needs to build runc with seccomp (gcc, pkg-config, libseccomp-dev;
+# without them the cluster runs Debian's runc, docs/testing.md),
 # and chromium, in which e2e/audit opens the `audit -o html` page (TestAuditHTMLInChromium).
 NODE_DEPS := containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd runc:runc busybox:busybox-static \
 	nft:nftables ip:iproute2 /usr/lib/cni/bridge:containernetworking-plugins /usr/lib/cni/host-local:containernetworking-plugins \
-	/usr/lib/cni/loopback:containernetworking-plugins chromium:chromium
+	/usr/lib/cni/loopback:containernetworking-plugins \
+	gcc:gcc pkg-config:pkg-config /usr/include/seccomp.h:libseccomp-dev \
+	chromium:chromium
 
 .PHONY: node-deps
-node-deps: ## Install what the real node needs from Debian if missing: containerd, runc, busybox-static, containernetworking-plugins, nftables; and chromium for e2e/audit.
+node-deps: ## Install what the real node needs from Debian if missing: containerd, runc, busybox-static, containernetworking-plugins, nftables; gcc, pkg-config, libseccomp-dev for make runc; chromium for e2e/audit.
 	@missing=(); \
 	for c in $(NODE_DEPS); do \
 		case "$${c%%:*}" in \
-			/*) [ -x "$${c%%:*}" ] || missing+=("$${c#*:}") ;; \
+			/*) [ -e "$${c%%:*}" ] || missing+=("$${c#*:}") ;; \
 			*) command -v "$${c%%:*}" >/dev/null 2>&1 || missing+=("$${c#*:}") ;; \
 		esac; \
 	done; \
@@ -197,11 +205,11 @@ test-e2e: ## Run the e2e tests: real kube-apiserver, the real binary, a real nod
 
 # test-e2e without the summary (test prints one for both).
 .PHONY: test-e2e-run
-test-e2e-run: controlplane cert-manager $(HELM) $(TEST_NODE_DEPS)
+test-e2e-run: controlplane cert-manager $(HELM) $(TEST_NODE_DEPS) runc
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s SECCOMP_GUARD_SKIP_DIR='$(SKIP_DIR)' $(GO) test -count=1 -p 1 -timeout 60m ./e2e/...
 
 .PHONY: demo
-demo: controlplane node-deps ## Start a real single-node cluster with seccomp-guard, apply examples/, show what happens (Ctrl-C stops; needs root).
+demo: controlplane node-deps runc ## Start a real single-node cluster with seccomp-guard, apply examples/, show what happens (Ctrl-C stops; needs root).
 	$(GO) run ./hack/demo
 
 .PHONY: fuzz
@@ -226,6 +234,10 @@ controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow onc
 .PHONY: cert-manager
 cert-manager: ## Build cert-manager's controllers and cainjector (version: hack/cert-manager/go.mod) and its CRDs into bin/cert-manager (slow once, then cached).
 	bash hack/build-cert-manager.sh
+
+.PHONY: runc
+runc: ## Build runc RUNC_VERSION with seccomp into bin/runc, the local cluster's runtime (cached; without cgo/libseccomp-dev it warns and the cluster uses Debian's runc).
+	RUNC_VERSION=$(RUNC_VERSION) bash hack/build-runc.sh
 
 .PHONY: clean
 clean: ## Remove the built binary, image and benchmark output (keeps tools and bin/k8s).

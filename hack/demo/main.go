@@ -47,7 +47,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := localcluster.Check(); err != nil {
-		return fmt.Errorf("the local cluster cannot run on this machine: %w\n(it needs root, containerd, runc, busybox-static, containernetworking-plugins and nftables: `make node-deps` installs them; and `make controlplane`)", err)
+		return fmt.Errorf("the local cluster cannot run on this machine: %w\n(it needs root, containerd, runc, busybox-static, containernetworking-plugins and nftables: `make node-deps` installs them; and `make controlplane`; `make runc` builds the runc it prefers)", err)
 	}
 	root, err := framework.RepoRoot()
 	if err != nil {

@@ -32,7 +32,7 @@ func TestUnescapeMountinfo(t *testing.T) {
 
 // The settings found necessary on the development machine (docs/testing.md).
 func TestContainerdConfig(t *testing.T) {
-	cfg := containerdConfig("/tmp/n/containerd")
+	cfg := containerdConfig("/tmp/n/containerd", "/src/bin/runc")
 	for _, want := range []string{
 		`restrict_oom_score_adj = true`,
 		`sandbox_image = "` + PauseImage + `"`,
@@ -40,6 +40,7 @@ func TestContainerdConfig(t *testing.T) {
 		`state = "/tmp/n/containerd/state"`,
 		`address = "/tmp/n/containerd/containerd.sock"`,
 		`Root = "/tmp/n/containerd/runc"`,
+		`BinaryName = "/src/bin/runc"`,
 		`conf_dir = "/tmp/n/containerd/cni/net.d"`,
 		`bin_dir = "/usr/lib/cni"`,
 		`netns_mounts_under_state_dir = true`,

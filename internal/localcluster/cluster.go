@@ -2,8 +2,11 @@
 // for e2e tests and `make demo`: kube-apiserver and etcd (through
 // e2e/framework and envtest), kube-scheduler, kube-controller-manager,
 // containerd with its own configuration and state, and a kubelet, all built
-// into bin/k8s by hack/build-controlplane.sh (containerd and runc come from
-// Debian's packages).
+// into bin/k8s by hack/build-controlplane.sh (containerd comes from Debian's
+// packages). containerd runs containers with bin/runc, a runc of 1.2 or later
+// built by `make runc`, which logs the SCMP_ACT_ERRNO refusals of profiles
+// with SECCOMP_FILTER_FLAG_LOG; without it, with Debian's runc 1.1.5, which
+// does not (Cluster.Runc says which ran; FindRunc).
 //
 // Everything the cluster writes lives under two temp directories: Dir (the
 // kubelet's --root-dir, so its seccomp root is <Dir>/kubelet/seccomp,
@@ -104,6 +107,11 @@ type Cluster struct {
 	Socket         string     // containerd's gRPC socket
 	PodCIDR        *net.IPNet // the pod network, on BridgeName
 	CAFile         string     // the API server's CA (kube-root-ca.crt in every namespace)
+	// Runc is the runc containerd runs containers with: bin/runc, or
+	// Debian's with Runc.Fallback saying why. Runc.SeccompFlags() says
+	// whether errno refusals of a profile with SECCOMP_FILTER_FLAG_LOG are
+	// logged.
+	Runc Runc
 
 	progress    io.Writer
 	assets      string
@@ -140,16 +148,20 @@ var hostSysctls = []string{
 	"net/ipv4/ip_forward",
 }
 
-// Check says why the cluster cannot run on this machine, or nil.
+// Check says why the cluster cannot run on this machine, or nil. A missing
+// bin/runc is not a reason (the cluster runs Debian's runc then; FindRunc).
 func Check() error {
 	var problems []string
 	if os.Geteuid() != 0 {
 		problems = append(problems, "not running as root (containerd, runc and the kubelet need root; run the tests as root, where `make test` also installs the Debian packages they need)")
 	}
-	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr"} {
+	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			problems = append(problems, bin+" not found in $PATH (apt-get install containerd runc)")
+			problems = append(problems, bin+" not found in $PATH (apt-get install containerd)")
 		}
+	}
+	if _, err := FindRunc(context.Background()); err != nil {
+		problems = append(problems, err.Error())
 	}
 	for _, bin := range []string{"nft", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -235,6 +247,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if c.ctr, err = exec.LookPath("ctr"); err != nil {
 		return c, err
 	}
+
+	if c.Runc, err = FindRunc(ctx); err != nil {
+		return c, err
+	}
+	c.step("containerd's runc: " + c.Runc.String())
 
 	c.step("building the pause and busybox images")
 	archives, err := buildImages(c.Dir)

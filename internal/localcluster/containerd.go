@@ -21,8 +21,9 @@ const criNamespace = "k8s.io"
 // (network namespaces too) but the CNI plugins (CNIBinDir), the CRI plugin's
 // sandbox image the locally built pause image, and
 // restrict_oom_score_adj (without CAP_SYS_RESOURCE every sandbox fails with
-// "can't get final child's PID from pipe: EOF"; docs/testing.md).
-func containerdConfig(dir string) string {
+// "can't get final child's PID from pipe: EOF"; docs/testing.md). The runc
+// runtime's shim runs the runc binary at runc (Cluster.Runc.Path).
+func containerdConfig(dir, runc string) string {
 	return fmt.Sprintf(`version = 2
 root = %[1]q
 state = %[2]q
@@ -63,6 +64,7 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
         runtime_type = "io.containerd.runc.v2"
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          BinaryName = %[10]q
           Root = %[8]q
           SystemdCgroup = false
   [plugins."io.containerd.internal.v1.opt"]
@@ -73,6 +75,7 @@ disabled_plugins = [
 		images.PauseImage,
 		CNIBinDir, filepath.Join(dir, "cni", "net.d"),
 		filepath.Join(dir, "runc"), filepath.Join(dir, "opt"),
+		runc,
 	)
 }
 
@@ -84,7 +87,7 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 		}
 	}
 	config := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(config, []byte(containerdConfig(dir)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(containerdConfig(dir, c.Runc.Path)), 0o600); err != nil {
 		return err
 	}
 	bin, err := exec.LookPath("containerd")
