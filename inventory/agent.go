@@ -82,6 +82,8 @@ type AgentOptions struct {
 	Debounce time.Duration
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" or "" disables).
 	HealthProbeBindAddress string
+	// MetricsBindAddress serves /metrics ("0" or "" disables).
+	MetricsBindAddress string
 }
 
 // Validate checks the options a user sets.

@@ -35,6 +35,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopHealth()
+	stopMetrics, err := serveMetrics(a.Options.MetricsBindAddress)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	watches := newWatchSet(a.Log)
 	defer watches.close()
@@ -69,6 +74,7 @@ func (a *Agent) Run(ctx context.Context) error {
 					return
 				}
 				delay := backoff.Step()
+				syncErrors.Inc()
 				a.Log.Error(err, "sync failed; retrying", "in", delay.Round(time.Millisecond).String())
 				a.healthy.Store(false)
 				retrying, retryFull = true, retryFull || full
@@ -76,6 +82,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				return
 			}
 			backoff = newBackoff()
+			lastSync.SetToCurrentTime()
 			if !a.healthy.Swap(true) {
 				select { // renew now: the inventory is current again
 				case kick <- struct{}{}:

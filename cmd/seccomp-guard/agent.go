@@ -5,15 +5,18 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/seccomp-guard/seccomp-guard/internal/monitor"
 	"github.com/seccomp-guard/seccomp-guard/inventory"
 )
 
 func newAgentCommand() *cobra.Command {
 	var (
 		opts       = inventory.DefaultAgentOptions()
+		monOpts    = monitor.DefaultOptions()
 		kubeconfig string
 		zapOpts    = zap.Options{}
 	)
@@ -30,12 +33,24 @@ a live inventory from a stale one.`,
 			if err := opts.Validate(); err != nil {
 				return usageError{err: err}
 			}
+			monOpts.NodeName = opts.NodeName
+			if err := monOpts.Validate(); err != nil {
+				return usageError{err: err}
+			}
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
 				return err
 			}
-			return inventory.RunAgent(cmd.Context(), cfg, opts)
+			if monOpts.Source == monitor.SourceNone {
+				return inventory.RunAgent(cmd.Context(), cfg, opts)
+			}
+			// The inventory and the violation monitor run side by side;
+			// either failing stops both, and the pod restarts.
+			g, ctx := errgroup.WithContext(cmd.Context())
+			g.Go(func() error { return inventory.RunAgent(ctx, cfg, opts) })
+			g.Go(func() error { return monitor.Run(ctx, cfg, monOpts, ctrl.Log.WithName("violations")) })
+			return g.Wait()
 		},
 	}
 	f := cmd.Flags()
@@ -48,6 +63,12 @@ a live inventory from a stale one.`,
 	f.StringVar(&opts.Namespace, "namespace", opts.Namespace, "Namespace of the heartbeat Lease (the release namespace).")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
 	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `Address of the /healthz and /readyz endpoints; "0" disables them.`)
+	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", "0", `Address of the Prometheus /metrics endpoint, e.g. :8080; "0" disables it.`)
+	f.StringVar(&monOpts.Source, "violations-source", monOpts.Source, "Where to read the node's seccomp records: none, netlink (the audit multicast group: complete; needs CAP_AUDIT_READ and hostNetwork), kmsg (lossy: the kernel rate-limits it; needs CAP_SYSLOG and the device) or auditd (its log file, where auditd runs).")
+	f.StringVar(&monOpts.ProcRoot, "violations-proc-root", monOpts.ProcRoot, "The host's /proc as mounted (record PIDs are the host's), e.g. /host/proc.")
+	f.StringVar(&monOpts.KmsgPath, "violations-kmsg", monOpts.KmsgPath, "The kernel log device, for --violations-source=kmsg.")
+	f.StringVar(&monOpts.AuditLogPath, "violations-audit-log", monOpts.AuditLogPath, "auditd's log file as mounted, for --violations-source=auditd.")
+	f.DurationVar(&monOpts.EventInterval, "violations-event-interval", monOpts.EventInterval, "Least time between two writes of the Event of one container's syscall and action (records in between are counted into it).")
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)
 	f.AddGoFlagSet(logFlags)

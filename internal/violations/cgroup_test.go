@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestContainerOfPID(t *testing.T) {
@@ -131,7 +132,8 @@ func TestAttributor(t *testing.T) {
 	}}
 	at := time.Unix(1796180100, 0)
 	web := func(pod string) PodContainer {
-		return PodContainer{Namespace: "shop", Pod: pod, Container: "app", Workload: "Deployment/web", Profile: "localhost/profiles/no-mkdir.json"}
+		uid := map[string]types.UID{"web-abc-1": "u1", "web-abc-2": "u2"}[pod]
+		return PodContainer{Namespace: "shop", Pod: pod, UID: uid, Container: "app", Workload: "Deployment/web", Profile: "localhost/profiles/no-mkdir.json"}
 	}
 	tests := []struct {
 		name string

@@ -11,6 +11,8 @@ import (
 // PodContainer is what a container ID is attributed to.
 type PodContainer struct {
 	Namespace, Pod, Container string
+	// UID is the pod's, for Events on it.
+	UID types.UID
 	// Workload is the pod's top-level owner as "Kind/name", with bounded
 	// cardinality: see WorkloadOf.
 	Workload string
@@ -90,7 +92,7 @@ func podContainers(pod *corev1.Pod) map[string]PodContainer {
 	workload := WorkloadOf(pod)
 	add := func(statuses []corev1.ContainerStatus, profileOf func(name string) string) {
 		for _, s := range statuses {
-			pc := PodContainer{Namespace: pod.Namespace, Pod: pod.Name, Container: s.Name, Workload: workload, Profile: profileOf(s.Name)}
+			pc := PodContainer{Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID, Container: s.Name, Workload: workload, Profile: profileOf(s.Name)}
 			// The previous instance too: a container killed by its profile
 			// has restarted by the time its last records are looked up.
 			if t := s.LastTerminationState.Terminated; t != nil && t.ContainerID != "" {

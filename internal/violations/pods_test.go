@@ -116,7 +116,7 @@ func TestPodIndex(t *testing.T) {
 	pod := testPod("u1", "web-abc-1", map[string]string{"init": "i1", "app": "a1", "app-previous": "a0", "debug": "d1"})
 	x.Upsert(pod)
 	want := func(ctr, profile string) PodContainer {
-		return PodContainer{Namespace: "shop", Pod: "web-abc-1", Container: ctr, Workload: "Deployment/web", Profile: profile}
+		return PodContainer{Namespace: "shop", Pod: "web-abc-1", UID: "u1", Container: ctr, Workload: "Deployment/web", Profile: profile}
 	}
 	tests := []struct {
 		id   string

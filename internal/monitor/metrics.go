@@ -1,0 +1,66 @@
+package monitor
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Overflow is the value of every label of the series that counts the
+// records beyond MaxSeries distinct label sets.
+const Overflow = "_overflow"
+
+// MaxSeries bounds the series of seccomp_guard_violations_total on one
+// node: a flood of distinct syscalls or short-lived workloads cannot grow
+// the agent's memory or Prometheus' without limit.
+const MaxSeries = 2000
+
+var (
+	violationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seccomp_guard_violations_total",
+		Help: "Seccomp records attributed to a container, by namespace, workload (the top-level owner, Kind/name), container, syscall and action. Label sets beyond the agent's bound are counted under _overflow.",
+	}, []string{"namespace", "workload", "container", "syscall", "action"})
+	unattributed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seccomp_guard_violations_unattributed_total",
+		Help: "Seccomp records not attributed to a pod, by reason (process-exited, host-process, unknown-container), syscall and action.",
+	}, []string{"reason", "syscall", "action"})
+	dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seccomp_guard_violation_records_dropped_total",
+		Help: "Seccomp records the agent could not process, by reason (queue-full: a flood outran it; event-keys: too many distinct Events pending).",
+	}, []string{"reason"})
+	records = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seccomp_guard_violation_records_total",
+		Help: "Seccomp records read, by source (netlink, kmsg, auditd).",
+	}, []string{"source"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(violationsTotal, unattributed, dropped, records)
+}
+
+// series remembers the label sets of seccomp_guard_violations_total.
+type series struct {
+	mu   sync.Mutex
+	seen map[[5]string]struct{}
+	max  int
+}
+
+func newSeries(maxSeries int) *series {
+	return &series{seen: map[[5]string]struct{}{}, max: maxSeries}
+}
+
+// inc counts one record, under the overflow series once max label sets
+// exist.
+func (s *series) inc(labels [5]string) {
+	s.mu.Lock()
+	if _, ok := s.seen[labels]; !ok {
+		if len(s.seen) >= s.max {
+			labels = [5]string{Overflow, Overflow, Overflow, Overflow, Overflow}
+		} else {
+			s.seen[labels] = struct{}{}
+		}
+	}
+	s.mu.Unlock()
+	violationsTotal.WithLabelValues(labels[:]...).Inc()
+}

@@ -1,0 +1,300 @@
+// Package monitor attributes the seccomp records of a node to the pods and
+// containers that caused them and publishes them: a Prometheus counter by
+// namespace, workload, container, syscall and action, and aggregated,
+// rate-limited Events on the pods. The agent runs it next to the inventory
+// (`seccomp-guard agent --violations-source=...`).
+//
+// Every path a flood can take is bounded: the queue between the source and
+// the attribution (records beyond it are counted as dropped), the metric's
+// label sets (MaxSeries, then an overflow series), the pending Events
+// (MaxEventKeys) and the Event writes (a token bucket).
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
+	"github.com/seccomp-guard/seccomp-guard/internal/violations"
+)
+
+// The sources a node's records can come from.
+const (
+	SourceNone    = "none"
+	SourceNetlink = "netlink" // the audit multicast group: complete; CAP_AUDIT_READ and the host network
+	SourceKmsg    = "kmsg"    // /dev/kmsg without auditd: lossy (the kernel's rate limit); CAP_SYSLOG and the device
+	SourceAuditd  = "auditd"  // auditd's log file: complete where auditd runs; read access to the file
+)
+
+// Sources lists them, the default first.
+func Sources() []string { return []string{SourceNone, SourceNetlink, SourceKmsg, SourceAuditd} }
+
+// Options configure the monitor; the agent's flags set them.
+type Options struct {
+	NodeName     string
+	Source       string
+	KmsgPath     string // /dev/kmsg
+	AuditLogPath string // the host's auditd log, as mounted
+	ProcRoot     string // the host's /proc, as mounted: PIDs in records are the host's
+	// EventFirstDelay lets a burst coalesce into the first Event;
+	// EventInterval is the least time between two writes of one Event.
+	EventFirstDelay, EventInterval time.Duration
+	// EventQPS and EventBurst bound the Event writes of the node.
+	EventQPS   float64
+	EventBurst int
+	// QueueSize, MaxSeries and MaxEventKeys bound memory under a flood.
+	QueueSize, MaxSeries, MaxEventKeys int
+}
+
+// DefaultOptions are the flags' defaults.
+func DefaultOptions() Options {
+	return Options{
+		Source:          SourceNone,
+		KmsgPath:        "/dev/kmsg",
+		AuditLogPath:    "/var/log/audit/audit.log",
+		ProcRoot:        "/proc",
+		EventFirstDelay: 2 * time.Second,
+		EventInterval:   time.Minute,
+		EventQPS:        2,
+		EventBurst:      10,
+		QueueSize:       4096,
+		MaxSeries:       MaxSeries,
+		MaxEventKeys:    1000,
+	}
+}
+
+// Validate says which flag is wrong.
+func (o *Options) Validate() error {
+	ok := false
+	for _, s := range Sources() {
+		ok = ok || o.Source == s
+	}
+	if !ok {
+		return fmt.Errorf("--violations-source %q is not a source; use %s", o.Source, strings.Join(Sources(), ", "))
+	}
+	if o.EventInterval < time.Second || o.EventFirstDelay < 0 || o.EventFirstDelay > o.EventInterval {
+		return fmt.Errorf("--violations-event-interval %s must be at least 1s and at least the first delay (%s)", o.EventInterval, o.EventFirstDelay)
+	}
+	if o.QueueSize < 1 || o.MaxSeries < 1 || o.MaxEventKeys < 1 || o.EventQPS <= 0 || o.EventBurst < 1 {
+		return errors.New("the violation monitor's bounds must be positive")
+	}
+	return nil
+}
+
+// NewSource opens the configured source.
+func (o *Options) NewSource() (violations.Source, error) {
+	switch o.Source {
+	case SourceNetlink:
+		s, err := violations.NewNetlinkSource()
+		if err != nil {
+			return nil, fmt.Errorf("opening the audit netlink socket (--violations-source=netlink needs CAP_AUDIT_READ and the host's network namespace: hostNetwork): %w", err)
+		}
+		return s, nil
+	case SourceKmsg:
+		return violations.NewKmsgSource(o.KmsgPath), nil
+	case SourceAuditd:
+		return violations.NewAuditdSource(o.AuditLogPath), nil
+	}
+	return nil, fmt.Errorf("no violation source %q", o.Source)
+}
+
+// Monitor attributes and publishes the records of one node.
+type Monitor struct {
+	Opts   Options
+	Log    logr.Logger
+	Pods   *violations.PodIndex
+	Source violations.Source
+	Clock  clock.WithTicker
+
+	events     client.Client
+	attributor *violations.Attributor
+	series     *series
+	agg        *aggregator
+	writer     *eventWriter
+	queue      chan violations.Record
+}
+
+// New builds a monitor that writes Events through c.
+func New(c client.Client, source violations.Source, opts Options, log logr.Logger) *Monitor {
+	pods := violations.NewPodIndex()
+	return &Monitor{
+		Opts: opts, Log: log, Pods: pods, Source: source, Clock: clock.RealClock{},
+		events:     c,
+		attributor: &violations.Attributor{ProcRoot: opts.ProcRoot, Pods: pods},
+		series:     newSeries(opts.MaxSeries),
+		agg:        newAggregator(opts.MaxEventKeys, opts.EventFirstDelay, opts.EventInterval),
+		writer:     &eventWriter{client: c, node: opts.NodeName, limiter: rate.NewLimiter(rate.Limit(opts.EventQPS), opts.EventBurst)},
+		queue:      make(chan violations.Record, opts.QueueSize),
+	}
+}
+
+// Run watches the node's pods (to attribute container IDs), reads the
+// source and publishes until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) error {
+	source, err := opts.NewSource()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		return err
+	}
+	m := New(c, source, opts, log)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
+			lo.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", opts.NodeName).String()
+		}))
+	inf := factory.Core().V1().Pods().Informer()
+	if err := inf.SetTransform(toolscache.TransformFunc(func(obj any) (any, error) {
+		if o, ok := obj.(metav1.Object); ok {
+			o.SetManagedFields(nil)
+		}
+		return obj, nil
+	})); err != nil {
+		return err
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { m.upsert(obj) },
+		UpdateFunc: func(_, obj any) { m.upsert(obj) },
+		DeleteFunc: func(obj any) { m.remove(obj) },
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return ctx.Err()
+	}
+	log.Info("monitoring seccomp records", "source", source.Name(), "complete", source.Complete())
+	return m.Run(ctx)
+}
+
+func (m *Monitor) upsert(obj any) {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		m.Pods.Upsert(pod)
+	}
+}
+
+func (m *Monitor) remove(obj any) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		m.Pods.Delete(pod)
+	}
+}
+
+// Emit queues a record for attribution; never blocks the source: a full
+// queue drops and counts it.
+func (m *Monitor) Emit(r violations.Record) {
+	records.WithLabelValues(m.Source.Name()).Inc()
+	select {
+	case m.queue <- r:
+	default:
+		dropped.WithLabelValues("queue-full").Inc()
+	}
+}
+
+// Run reads the source, attributes and publishes until ctx ends.
+func (m *Monitor) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.Source.Run(ctx, m.Emit) }()
+	tick := m.Clock.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reading seccomp records from %s: %w", m.Source.Name(), err)
+		case r := <-m.queue:
+			m.Handle(r)
+		case <-tick.C():
+			m.flush(ctx)
+		}
+	}
+}
+
+// syscallLabel bounds the syscall label: a process can ask for any
+// number, and only the arch's table is a bounded set of names.
+func syscallLabel(r violations.Record) string {
+	if r.Syscall == "" || strings.HasPrefix(r.Syscall, "syscall_") {
+		return "unknown"
+	}
+	return r.Syscall
+}
+
+func actionLabel(a violations.Action) string {
+	if strings.HasPrefix(string(a), "SCMP_ACT_") {
+		return string(a)
+	}
+	return "unknown"
+}
+
+// Handle attributes one record and counts it.
+func (m *Monitor) Handle(r violations.Record) {
+	sys, act := syscallLabel(r), actionLabel(r.Action)
+	a := m.attributor.Attribute(r)
+	switch a.Origin {
+	case violations.OriginPod:
+	case violations.OriginHost:
+		unattributed.WithLabelValues("host-process", sys, act).Inc()
+		return
+	case violations.OriginContainer:
+		// A container of no pod on this node: not Kubernetes', or its pod
+		// is not in the informer yet.
+		unattributed.WithLabelValues("unknown-container", sys, act).Inc()
+		return
+	default:
+		// Gone before it was looked up (a killed process, a short-lived
+		// one), or unreadable: counted, not dropped.
+		unattributed.WithLabelValues("process-exited", sys, act).Inc()
+		return
+	}
+	pc := a.Pod
+	m.series.inc([5]string{pc.Namespace, pc.Workload, pc.Container, sys, act})
+	k := eventKey{Namespace: pc.Namespace, Pod: pc.Pod, UID: pc.UID, Container: pc.Container, Syscall: sys, Action: r.Action, Profile: pc.Profile}
+	if !m.agg.add(k, m.Clock.Now()) {
+		dropped.WithLabelValues("event-keys").Inc()
+	}
+}
+
+// flush writes the Events that are due, within the write budget.
+func (m *Monitor) flush(ctx context.Context) {
+	now := m.Clock.Now()
+	for _, f := range m.agg.due(now) {
+		if !m.writer.limiter.Allow() {
+			m.agg.putBack(f, now)
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := m.writer.write(wctx, f, now)
+		cancel()
+		if err != nil {
+			m.Log.Error(err, "writing a seccomp Event", "namespace", f.key.Namespace, "pod", f.key.Pod, "syscall", f.key.Syscall)
+			m.agg.putBack(f, now)
+		}
+	}
+}
