@@ -117,9 +117,16 @@ endef
 .PHONY: test
 test: $(TEST_NODE_DEPS) runc ## Run all tests that CI runs (the README's test command); ends by naming any suite that skipped.
 	@rm -rf '$(SKIP_DIR)'
-	@status=0; $(MAKE) --no-print-directory test-unit test-e2e-run || status=$$?; \
+	@status=0; $(MAKE) --no-print-directory test-unit test-monitoring test-e2e-run || status=$$?; \
 	$(print_skips); \
 	exit $$status
+
+# hack/monitoring is its own module (github.com/prometheus/prometheus stays
+# out of the project's go.mod): the chart's alerts and dashboard queries
+# checked with Prometheus's rule and PromQL parsers against internal/monitoring.
+.PHONY: test-monitoring
+test-monitoring: $(HELM) ## Check the chart's PrometheusRule (promtool semantics) and dashboard queries against the binaries' metrics.
+	cd hack/monitoring && GOWORK=off $(GO) test -count=1 ./...
 
 .PHONY: test-unit
 test-unit: ## Run unit tests (no API server) with the race detector.

@@ -33,7 +33,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "seccomp_guard",
 			Name:      "admission_duration_seconds",
 			Help:      "Time spent deciding an admission request, from decoded request to response, by webhook.",
-			Buckets:   []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+			// Up to 25s: the chart's SeccompGuardWebhookSlow alert compares
+			// the 99th percentile with 0.8 of the webhook's timeout (1-30s),
+			// which a histogram whose last finite bucket is lower cannot exceed.
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10, 25},
 		}, []string{"webhook"}),
 	}
 	reg.MustRegister(m.requests, m.latency)

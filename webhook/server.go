@@ -171,6 +171,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Nodes:      index,
 		Metrics:    NewMetrics(metrics.Registry),
 	})
+	metrics.Registry.MustRegister(NewInventoryAgeCollector(index, nil))
 	if err := addProbes(mgr, store, source); err != nil {
 		return err
 	}

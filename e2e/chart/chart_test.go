@@ -652,6 +652,7 @@ func TestAgentDaemonSet(t *testing.T) {
 				"--mounted-dirs=" + strings.Join(append([]string{tc.wantRoot}, tc.wantLinkTargets...), ","),
 				"--namespace=" + namespace,
 				"--health-probe-bind-address=:8081",
+				"--metrics-bind-address=:8080",
 				"--resync=5m",
 				"--lease-duration=40s",
 				"--zap-log-level=info",
@@ -672,7 +673,10 @@ func TestAgentDaemonSet(t *testing.T) {
 			assert.Equal(t, &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("healthz")}, c.ReadinessProbe.HTTPGet)
 			require.NotNil(t, c.LivenessProbe)
 			assert.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}, c.LivenessProbe.HTTPGet)
-			assert.Equal(t, []corev1.ContainerPort{{Name: "healthz", ContainerPort: 8081, Protocol: corev1.ProtocolTCP}}, c.Ports)
+			assert.Equal(t, []corev1.ContainerPort{
+				{Name: "healthz", ContainerPort: 8081, Protocol: corev1.ProtocolTCP},
+				{Name: "metrics", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
+			}, c.Ports)
 			// Only the seccomp root and the link targets, each read-only at
 			// its host path under /host; never the host's /.
 			propagation := corev1.MountPropagationHostToContainer

@@ -183,3 +183,23 @@ read this one list.
 {{- define "seccomp-guard.excludedNamespaces" -}}
 {{- concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludedNamespaces | uniq | join "," -}}
 {{- end -}}
+
+{{/*
+Seconds in a Go duration ("5m", "1h30m", "90s"): the chart's duration values
+as numbers that PromQL compares with.
+*/}}
+{{- define "seccomp-guard.seconds" -}}
+{{- $units := dict "ns" 0.000000001 "us" 0.000001 "µs" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $unit := trimPrefix $number . -}}
+{{- $total = addf $total (mulf (float64 $number) (get $units $unit)) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+{{/* The headless Service over the agents' metrics ports (its name is the Prometheus job of the agents). */}}
+{{- define "seccomp-guard.agent.metricsName" -}}
+{{- printf "%s-agent-metrics" (include "seccomp-guard.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
