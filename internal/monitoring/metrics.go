@@ -52,8 +52,9 @@ var AgentMetrics = []Metric{
 	{Name: "seccomp_guard_agent_last_sync_timestamp_seconds", Type: Gauge},
 	{Name: "seccomp_guard_agent_sync_errors_total", Type: Counter},
 	{Name: "seccomp_guard_violations_total", Type: Counter, Labels: []string{"namespace", "workload", "container", "syscall", "action"}},
-	{Name: "seccomp_guard_violations_unattributed_total", Type: Counter, Labels: []string{"reason"}},
+	{Name: "seccomp_guard_violations_unattributed_total", Type: Counter, Labels: []string{"reason", "syscall", "action"}},
 	{Name: "seccomp_guard_violation_records_dropped_total", Type: Counter, Labels: []string{"reason"}},
+	{Name: "seccomp_guard_violation_records_total", Type: Counter, Labels: []string{"source"}},
 }
 
 // ScrapeSeries are the series Prometheus itself writes for every target.
