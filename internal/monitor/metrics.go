@@ -27,8 +27,12 @@ var (
 	}, []string{"reason", "syscall", "action"})
 	dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "seccomp_guard_violation_records_dropped_total",
-		Help: "Seccomp records the agent could not process, by reason (queue-full: a flood outran it; event-keys: too many distinct Events pending).",
+		Help: "Seccomp records the agent could not process, by reason (queue-full: a flood outran it; event-keys: too many distinct Events pending; source-lost: the source says it missed records, e.g. the kernel log's rate limit; malformed: records that did not parse).",
 	}, []string{"reason"})
+	sourceInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "seccomp_guard_violation_source_info",
+		Help: "1 for the source the agent reads seccomp records from, and whether it is complete (true) or lossy (false: the kernel log's rate limit).",
+	}, []string{"source", "complete"})
 	records = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "seccomp_guard_violation_records_total",
 		Help: "Seccomp records read, by source (netlink, kmsg, auditd).",
@@ -36,7 +40,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(violationsTotal, unattributed, dropped, records)
+	metrics.Registry.MustRegister(violationsTotal, unattributed, dropped, records, sourceInfo)
 }
 
 // series remembers the label sets of seccomp_guard_violations_total.

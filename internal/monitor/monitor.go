@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,6 +217,12 @@ func (m *Monitor) Emit(r violations.Record) {
 
 // Run reads the source, attributes and publishes until ctx ends.
 func (m *Monitor) Run(ctx context.Context) error {
+	sourceInfo.WithLabelValues(m.Source.Name(), strconv.FormatBool(m.Source.Complete())).Set(1)
+	counted, _ := m.Source.(violations.Counted)
+	if counted != nil {
+		counted.OnMalformed(func(err error) { m.Log.V(1).Info("a malformed seccomp record", "error", err.Error()) })
+	}
+	var lost, malformed uint64
 	errc := make(chan error, 1)
 	go func() { errc <- m.Source.Run(ctx, m.Emit) }()
 	tick := m.Clock.NewTicker(time.Second)
@@ -233,6 +240,16 @@ func (m *Monitor) Run(ctx context.Context) error {
 			m.Handle(r)
 		case <-tick.C():
 			m.flush(ctx)
+			if counted != nil { // what the source knows it missed, as counters
+				if n := counted.Lost(); n > lost {
+					dropped.WithLabelValues("source-lost").Add(float64(n - lost))
+					lost = n
+				}
+				if n := counted.Malformed(); n > malformed {
+					dropped.WithLabelValues("malformed").Add(float64(n - malformed))
+					malformed = n
+				}
+			}
 		}
 	}
 }
