@@ -172,7 +172,10 @@ func cniConflist(cidr *net.IPNet, ipamDir string) string {
 
 // nftRules send what pods on the bridge address to the kubernetes Service
 // (KubernetesServiceIP:443) to the API server on loopback; the bridge's
-// route_localnet lets such packets be delivered to 127.0.0.1. Anything else
+// route_localnet lets such packets be delivered to 127.0.0.1. Pods in the
+// host's network (hostNetwork: the agent reading the audit netlink group)
+// send from the host itself: the output chain does the same for them, as
+// kube-proxy does on a real node. Anything else
 // from the bridge to 127.0.0.0/8 is dropped: with route_localnet a pod could
 // otherwise reach every loopback service of the host, etcd included (the
 // rule the kubelet's KUBE-FIREWALL chain has for kube-proxy's NodePorts,
@@ -182,6 +185,10 @@ func nftRules(apiHost string, apiPort int) string {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		iifname %[2]q ip daddr %[3]s tcp dport 443 dnat to %[4]s:%[5]d
+	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		ip daddr %[3]s tcp dport 443 dnat to %[4]s:%[5]d
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;

@@ -113,6 +113,10 @@ func TestNFTRules(t *testing.T) {
 		type nat hook prerouting priority dstnat; policy accept;
 		iifname "sgnode0" ip daddr 10.0.0.1 tcp dport 443 dnat to 127.0.0.1:43475
 	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		ip daddr 10.0.0.1 tcp dport 443 dnat to 127.0.0.1:43475
+	}
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname "sgnode0" ip daddr 127.0.0.0/8 ct status dnat accept
