@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -122,6 +123,10 @@ func run() error {
 		return err
 	}
 	if err := cli.WriteAuditText(os.Stdout, report); err != nil {
+		return err
+	}
+
+	if err := d.showViolation(ctx); err != nil {
 		return err
 	}
 
@@ -237,6 +242,12 @@ func (d *demo) installChart(ctx context.Context) error {
 		"--set", "certificates.mode=self-managed",
 		"--set", "agent.seccompRoot=" + c.SeccompRoot,
 		"--set-json", "agent.linkTargets=[]",
+		// Violation monitoring from the audit netlink group: the agent runs
+		// in the host's network, on ports away from anything else here.
+		"--set", "agent.violations.enabled=true",
+		"--set", "agent.violations.eventInterval=10s",
+		"--set", fmt.Sprintf("agent.healthPort=%d", agentHealthPort),
+		"--set", fmt.Sprintf("agent.metricsPort=%d", agentMetricsPort),
 		"--wait", "--timeout", "5m"}
 	helm := filepath.Join(d.root, "bin", "helm")
 	fmt.Printf("    KUBECONFIG=%s \\\n      %s %s\n", c.Kubeconfig, helm, strings.Join(args, " "))
@@ -527,4 +538,101 @@ func auditVerdict(cp *framework.ControlPlane, r *result) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return ""
+}
+
+// The agent's ports on the node (it runs in the host's network to read the
+// audit netlink group).
+const (
+	agentHealthPort  = 18081
+	agentMetricsPort = 18080
+)
+
+// showViolation runs a pod whose profile refuses mkdir (and logs it) and
+// shows what the agent makes of the kernel's record: an Event on the pod
+// and a metric by workload, container, syscall and action.
+func (d *demo) showViolation(ctx context.Context) error {
+	c := d.c
+	step("seccomp-guard agent: a syscall a pod's profile refused, as an Event on the pod and a metric")
+	// SCMP_ACT_ERRNO refusals are logged only with SECCOMP_FILTER_FLAG_LOG,
+	// which needs runc 1.2 or later (make runc); Debian's runc refuses the
+	// flag, so the demo then uses SCMP_ACT_LOG, which is always logged.
+	profile, content := "demo/errno-mkdir.json", `{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`
+	if !c.Runc.SeccompFlags() {
+		profile, content = "demo/log-mkdir.json", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_LOG"}]}`
+		fmt.Printf("    (%s cannot load profile flags: showing SCMP_ACT_LOG instead of a logged errno refusal; make runc builds one that can)\n", c.Runc.String())
+	}
+	file := filepath.Join(c.SeccompRoot, profile)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		return err
+	}
+	// Allow-by-default profiles are refused in enforced namespaces; this one
+	// is where profiles are tried out.
+	const ns, name = "demo-violations", "mkdir-loop"
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{policy.ModeLabel: string(v1alpha1.ModeDisabled)}}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: new(int64),
+			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}},
+			Containers: []corev1.Container{{
+				Name: "app", Image: localcluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"sh", "-c", "i=0; while true; do i=$((i+1)); mkdir /tmp/d$i 2>/dev/null; sleep 2; done"},
+			}},
+		},
+	}
+	if err := c.Client.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	fmt.Printf("    pod %s/%s runs mkdir every 2s under localhost/%s\n", ns, name, profile)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var events corev1.EventList
+		if err := c.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == name && e.Source.Component == "seccomp-guard-agent" {
+				fmt.Printf("    Event on pod %s/%s (%s): %s\n", ns, name, e.Reason, e.Message)
+				return d.printViolationMetric(ctx, ns)
+			}
+		}
+		if time.Now().After(deadline) {
+			fmt.Printf("    no Event from the agent within 90s; its log: %s/%s_*\n", c.PodLogsDir, releaseNamespace)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// printViolationMetric prints the agent's seccomp_guard_violations_total
+// samples of the namespace.
+func (d *demo) printViolationMetric(ctx context.Context, ns string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentMetricsPort), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Printf("    (the agent's metrics: %v)\n", err)
+		return nil
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "seccomp_guard_violations_total{") && strings.Contains(line, `namespace="`+ns+`"`) {
+			fmt.Printf("    %s\n", line)
+		}
+	}
+	fmt.Printf("    on the node: seccomp-guard violations --node %s --kubeconfig %s\n", d.c.NodeName, d.c.Kubeconfig)
+	return sc.Err()
 }
