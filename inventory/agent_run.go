@@ -179,13 +179,6 @@ func (a *Agent) renewLoop(ctx context.Context, kick <-chan struct{}) {
 // serveHealth serves /healthz (the process runs) and /readyz (the cluster's
 // inventory is current).
 func (a *Agent) serveHealth(addr string) (func(), error) {
-	if addr == "" || addr == "0" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("serving health probes on %s: %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))
 	mux.Handle("/readyz", http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{
@@ -196,7 +189,20 @@ func (a *Agent) serveHealth(addr string) (func(), error) {
 			return nil
 		},
 	}}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return serve(addr, "health probes", mux)
+}
+
+// serve serves handler on addr until the returned function is called; ""
+// or "0" serves nothing.
+func serve(addr, what string, handler http.Handler) (func(), error) {
+	if addr == "" || addr == "0" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serving %s on %s: %w", what, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,11 +1,7 @@
 package inventory
 
 import (
-	"context"
-	"fmt"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,20 +26,7 @@ func init() {
 // serveMetrics serves the agent's metrics (controller-runtime's registry,
 // with the Go and process collectors) on addr; "" or "0" disables it.
 func serveMetrics(addr string) (func(), error) {
-	if addr == "" || addr == "0" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("serving metrics on %s: %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+	return serve(addr, "metrics", mux)
 }

@@ -206,12 +206,21 @@ func StartWebhook(ctx context.Context, cp *ControlPlane, bin string, extraArgs .
 
 // WaitReady polls /readyz.
 func (w *Webhook) WaitReady(ctx context.Context, timeout time.Duration) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", w.ProbePort)
-	return Poll(ctx, 200*time.Millisecond, timeout, "the webhook to be ready", func(ctx context.Context) error {
-		if exited, err := w.Exited(); exited {
-			return Abort(fmt.Errorf("the webhook exited before it was ready: %w", err))
+	return w.WaitReadyz(ctx, w.ProbePort, timeout)
+}
+
+// WaitReadyz polls the process's /readyz on 127.0.0.1:port until it answers
+// 200, and gives up at once if the process exits.
+func (p *Process) WaitReadyz(ctx context.Context, port int, timeout time.Duration) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
+	return Poll(ctx, 200*time.Millisecond, timeout, "the "+p.Name+" to be ready", func(ctx context.Context) error {
+		if exited, err := p.Exited(); exited {
+			return Abort(fmt.Errorf("the %s exited before it was ready: %w\n%s", p.Name, err, p.Log()))
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err

@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -65,26 +64,7 @@ func StartReporter(ctx context.Context, cp *ControlPlane, bin, name string, extr
 		return nil, err
 	}
 	r := &Reporter{Process: p, ProbePort: probe}
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", probe)
-	err = Poll(ctx, 200*time.Millisecond, 60*time.Second, "the reporter to be ready", func(ctx context.Context) error {
-		if exited, err := p.Exited(); exited {
-			return Abort(fmt.Errorf("the reporter exited: %w\n%s", err, p.Log()))
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz answered %s", resp.Status)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.WaitReadyz(ctx, probe, 60*time.Second); err != nil {
 		_ = p.Stop()
 		return nil, err
 	}

@@ -9,6 +9,14 @@
 // check AgentMetrics against what the agent registers.
 package monitoring
 
+import (
+	"fmt"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
 // Type is a Prometheus metric type.
 type Type string
 
@@ -65,3 +73,37 @@ var ScrapeSeries = []string{"up"}
 // (the agent's namespace and container) needs honorLabels: true, or
 // Prometheus renames its own label to exported_<name>.
 var TargetLabels = []string{"namespace", "service", "pod", "container", "endpoint", "job", "instance"}
+
+// Mismatches gathers g and says, for each metric of want, how g differs:
+// not exposed, another type, other labels. Empty when g exposes them all as
+// listed. A labelled family is exposed only once it has a sample.
+func Mismatches(g prometheus.Gatherer, want []Metric) ([]string, error) {
+	families, err := g.Gather()
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		got[f.GetName()] = f
+	}
+	types := map[Type]dto.MetricType{Counter: dto.MetricType_COUNTER, Gauge: dto.MetricType_GAUGE, Histogram: dto.MetricType_HISTOGRAM}
+	var out []string
+	for _, w := range want {
+		f, ok := got[w.Name]
+		if !ok || len(f.GetMetric()) == 0 {
+			out = append(out, w.Name+" is not exposed")
+			continue
+		}
+		if f.GetType() != types[w.Type] {
+			out = append(out, fmt.Sprintf("%s is a %s, want %s", w.Name, f.GetType(), w.Type))
+		}
+		var labels []string
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			labels = append(labels, l.GetName())
+		}
+		if wantLabels := slices.Sorted(slices.Values(w.Labels)); !slices.Equal(labels, wantLabels) {
+			out = append(out, fmt.Sprintf("%s has labels %v, want %v", w.Name, labels, wantLabels))
+		}
+	}
+	return out, nil
+}
