@@ -29,6 +29,7 @@ func CacheByObject(leaseNamespace string) map[client.Object]cache.ByObject {
 				inv.Annotations = nil
 				for i := range inv.Status.Profiles {
 					inv.Status.Profiles[i].Warnings = nil
+					inv.Status.Profiles[i].SilentActions = nil // for people and the reporter, not admission
 				}
 			}
 			return o, nil

@@ -307,6 +307,7 @@ func (w *walker) file(h *os.File, info fs.FileInfo, rel string) {
 		Reason:        v.Reason,
 		DefaultAction: v.DefaultAction,
 		Warnings:      v.Warnings,
+		SilentActions: v.SilentActions,
 	})
 }
 

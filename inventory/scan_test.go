@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,13 +48,40 @@ func writeTree(t *testing.T, dir string, entries map[string]any) {
 // good is the entry of a valid file with the given content.
 func good(path string, data []byte, defaultAction string, warnings ...string) v1alpha1.ProfileStatus {
 	sum := sha256.Sum256(data)
-	return v1alpha1.ProfileStatus{Path: path, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Valid: true, DefaultAction: defaultAction, Warnings: warnings}
+	return v1alpha1.ProfileStatus{Path: path, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Valid: true, DefaultAction: defaultAction, Warnings: warnings,
+		SilentActions: silentOf(data)}
+}
+
+// silentOf is what TestSilentActions checks the scan carries: the fixtures'
+// refusals are silent when they have errno or trap actions and no log flag.
+func silentOf(data []byte) []string {
+	var p struct {
+		DefaultAction string   `json:"defaultAction"`
+		Flags         []string `json:"flags"`
+		Syscalls      []struct {
+			Action string `json:"action"`
+		} `json:"syscalls"`
+	}
+	if json.Unmarshal(data, &p) != nil || slices.Contains(p.Flags, "SECCOMP_FILTER_FLAG_LOG") {
+		return nil
+	}
+	var out []string
+	for _, a := range []string{"SCMP_ACT_ERRNO", "SCMP_ACT_TRAP"} {
+		if p.DefaultAction == a || slices.ContainsFunc(p.Syscalls, func(sc struct {
+			Action string `json:"action"`
+		}) bool {
+			return sc.Action == a
+		}) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // bad is the entry of a file that is read but not valid.
 func bad(path string, data []byte, reason, defaultAction string) v1alpha1.ProfileStatus {
 	e := good(path, data, defaultAction)
-	e.Valid, e.Reason = false, reason
+	e.Valid, e.Reason, e.SilentActions = false, reason, nil
 	return e
 }
 

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,9 @@ type Validation struct {
 	DefaultAction string
 	// Warnings name fields the runtime ignores.
 	Warnings []string
+	// SilentActions are the refusing actions that leave no audit record
+	// (silentActions); only for a valid profile.
+	SilentActions []string
 }
 
 // Known values, as runc (behind containerd and CRI-O) accepts them.
@@ -217,6 +221,23 @@ func (p *problems) validation(defaultAction string, warnings []string) Validatio
 	return v
 }
 
+// silentActions are the profile's actions whose refusals leave no audit
+// record: the kernel logs SCMP_ACT_ERRNO and SCMP_ACT_TRAP only for a
+// filter loaded with SECCOMP_FILTER_FLAG_LOG (LOG and KILL always), so
+// violation monitoring cannot see them. Nil with the flag.
+func silentActions(s *specs.LinuxSeccomp) []string {
+	if slices.Contains(s.Flags, specs.LinuxSeccompFlagLog) {
+		return nil
+	}
+	var out []string
+	for _, a := range []specs.LinuxSeccompAction{specs.ActErrno, specs.ActTrap} {
+		if s.DefaultAction == a || slices.ContainsFunc(s.Syscalls, func(sc specs.LinuxSyscall) bool { return sc.Action == a }) {
+			out = append(out, string(a))
+		}
+	}
+	return out
+}
+
 // checkCommon applies runc's rules to the fields both formats share.
 func (p *problems) checkCommon(s *specs.LinuxSeccomp) {
 	switch {
@@ -298,7 +319,11 @@ func validateOCI(data []byte, doc *document) (Validation, error) {
 			warnings = append(warnings, at+" names no syscall and has no effect")
 		}
 	}
-	return p.validation(string(s.DefaultAction), warnings), nil
+	v := p.validation(string(s.DefaultAction), warnings)
+	if v.Valid {
+		v.SilentActions = silentActions(&s)
+	}
+	return v, nil
 }
 
 // validateMoby reads the profile as CRI-O does (the moby/containers format).
@@ -352,7 +377,16 @@ func validateMoby(data []byte, doc *document) (Validation, error) {
 			warnings = append(warnings, at+" names no syscall and has no effect")
 		}
 	}
-	return p.validation(string(s.DefaultAction), warnings), nil
+	v := p.validation(string(s.DefaultAction), warnings)
+	ls := s.LinuxSeccomp // moby's syscalls shadow the embedded ones
+	ls.Syscalls = make([]specs.LinuxSyscall, len(s.Syscalls))
+	for i := range s.Syscalls {
+		ls.Syscalls[i] = s.Syscalls[i].LinuxSyscall
+	}
+	if v.Valid {
+		v.SilentActions = silentActions(&ls)
+	}
+	return v, nil
 }
 
 // jsonErrorReason describes a decoding error with where it happened.

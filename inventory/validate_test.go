@@ -205,6 +205,7 @@ func TestValidateProfile(t *testing.T) {
 					w = *tc.crio
 				}
 				got := ValidateProfile(tc.data, rt)
+				got.SilentActions = nil // TestSilentActions
 				assert.Equal(t, Validation{Valid: w.valid, Reason: w.reason, DefaultAction: w.defaultAction, Warnings: w.warnings}, got)
 			})
 		}
@@ -229,4 +230,26 @@ func FuzzValidateProfile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSilentActions: the refusing actions the kernel does not log without
+// SECCOMP_FILTER_FLAG_LOG, for both runtimes' formats.
+func TestSilentActions(t *testing.T) {
+	cases := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{"errno by default", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}`, []string{"SCMP_ACT_ERRNO"}},
+		{"errno and trap rules", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"},{"names":["ptrace"],"action":"SCMP_ACT_TRAP"}]}`, []string{"SCMP_ACT_ERRNO", "SCMP_ACT_TRAP"}},
+		{"the log flag makes them visible", `{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}`, nil},
+		{"log and kill are always logged", `{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["read"],"action":"SCMP_ACT_LOG"}]}`, nil},
+	}
+	for _, tc := range cases {
+		for _, rt := range []Runtime{RuntimeContainerd, RuntimeCRIO} {
+			t.Run(tc.name+"/"+string(rt), func(t *testing.T) {
+				assert.Equal(t, tc.want, ValidateProfile([]byte(tc.data), rt).SilentActions)
+			})
+		}
+	}
 }

@@ -27,6 +27,14 @@ type ProfileStatus struct {
 	// Warnings name fields the node's runtime ignores.
 	// +optional
 	Warnings []string `json:"warnings,omitempty"`
+	// SilentActions are the profile's refusing actions that leave no audit
+	// record, so that violation monitoring cannot see them: SCMP_ACT_ERRNO
+	// and SCMP_ACT_TRAP when the profile lacks the flag
+	// SECCOMP_FILTER_FLAG_LOG (docs/violations.md#4-silent-refusals).
+	// +optional
+	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:items:Enum=SCMP_ACT_ERRNO;SCMP_ACT_TRAP
+	SilentActions []string `json:"silentActions,omitempty"`
 }
 
 // NodeSeccompInventoryStatus is the node's seccomp profile inventory.

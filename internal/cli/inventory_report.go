@@ -55,6 +55,10 @@ type ProfileReport struct {
 	// than one is drift.
 	Digests map[string][]string `json:"digests"`
 	Drift   bool                `json:"drift"`
+	// Silent maps the refusing actions that leave no audit record (the
+	// profile lacks SECCOMP_FILTER_FLAG_LOG) to the nodes where its copy
+	// has them: violation monitoring cannot see those refusals.
+	Silent map[string][]string `json:"silent,omitempty"`
 }
 
 // ProfileVerdict is policy.ClassifyNode's verdict for one profile on one node.
@@ -92,12 +96,19 @@ func BuildInventoryReport(src *InventorySource, p *policy.Policy, now time.Time)
 		names[n.Name] = true
 	}
 	paths := map[string]bool{}
+	silent := map[string]map[string][]string{} // path -> action -> nodes
 	invs := map[string]int{}
 	for i, inv := range src.Inventories {
 		names[inv.Name] = true // an inventory whose Node is gone still shows
 		invs[inv.Name] = i
 		for _, ps := range inv.Status.Profiles {
 			paths[ps.Path] = true
+			for _, a := range ps.SilentActions {
+				if silent[ps.Path] == nil {
+					silent[ps.Path] = map[string][]string{}
+				}
+				silent[ps.Path][a] = append(silent[ps.Path][a], inv.Name)
+			}
 		}
 	}
 	sortedNames := slices.Sorted(maps.Keys(names))
@@ -122,7 +133,10 @@ func BuildInventoryReport(src *InventorySource, p *policy.Policy, now time.Time)
 		r.Nodes = append(r.Nodes, nr)
 	}
 	for _, path := range slices.Sorted(maps.Keys(paths)) {
-		pr := ProfileReport{Path: path, Digests: map[string][]string{}}
+		pr := ProfileReport{Path: path, Digests: map[string][]string{}, Silent: silent[path]}
+		for _, nodes := range pr.Silent {
+			slices.Sort(nodes)
+		}
 		for _, name := range sortedNames {
 			v := policy.ClassifyNode(p, view, now, name, path)
 			pr.Nodes = append(pr.Nodes, ProfileVerdict{Node: name, State: v.State, Reason: v.Reason(), Detail: v.Detail})
@@ -197,6 +211,19 @@ func WriteInventoryText(w io.Writer, r *InventoryReport) error {
 		fmt.Fprintln(w, "\nProblems:")
 		for _, p := range problems {
 			fmt.Fprintln(w, "  "+p)
+		}
+	}
+	var notes []string
+	for i := range r.Profiles {
+		p := &r.Profiles[i]
+		for _, a := range slices.Sorted(maps.Keys(p.Silent)) {
+			notes = append(notes, fmt.Sprintf("%s: its %s refusals leave no audit record on %s, so violation monitoring cannot see them; add \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"] (runc 1.2 or later, or crun; docs/violations.md#4-silent-refusals)", p.Path, a, strings.Join(p.Silent[a], ", ")))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nNotes:")
+		for _, n := range notes {
+			fmt.Fprintln(w, "  "+n)
 		}
 	}
 	return nil
