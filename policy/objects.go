@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"path"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -100,4 +102,32 @@ func PodSpecPointer(obj runtime.Object) (string, bool) {
 		return "", false
 	}
 	return k.PodSpecPointer(), true
+}
+
+// LocalhostPlace is one Localhost profile an object sets: the field of its
+// localhostProfile and the path it names.
+type LocalhostPlace struct {
+	Field string // e.g. spec.template.spec.containers[0].securityContext.seccompProfile.localhostProfile
+	Path  string // cleaned, as the inventory lists it
+}
+
+// LocalhostProfiles lists the Localhost profiles an object of a supported
+// kind sets (pod level and per container), through the same extractor as
+// the rules. Nil for other objects.
+func LocalhostProfiles(obj runtime.Object) []LocalhostPlace {
+	k, ok := kindOf(obj)
+	if !ok {
+		return nil
+	}
+	_, spec := k.Template(obj)
+	if spec == nil {
+		return nil
+	}
+	var out []LocalhostPlace
+	for _, pl := range explicitProfiles(spec, k.specPath, nil) {
+		if pl.profile.Type == corev1.SeccompProfileTypeLocalhost && pl.profile.LocalhostProfile != nil && *pl.profile.LocalhostProfile != "" {
+			out = append(out, LocalhostPlace{Field: pl.path.Child("localhostProfile").String(), Path: path.Clean(*pl.profile.LocalhostProfile)})
+		}
+	}
+	return out
 }

@@ -138,6 +138,11 @@ func Check(env *Env, files []*manifest.File) *Report {
 				for _, w := range res.Decision.Warnings {
 					res.Warnings = append(res.Warnings, Warning{Line: warningLine(obj, w), Message: w})
 				}
+				for _, pl := range policy.LocalhostProfiles(obj.Typed) {
+					if msg := env.Silent.Message(pl.Path); msg != "" {
+						res.Warnings = append(res.Warnings, Warning{Line: obj.FieldLine(pl.Field), Message: pl.Field + ": " + msg})
+					}
+				}
 				for _, fld := range obj.UnknownFields {
 					res.Warnings = append(res.Warnings, Warning{Line: obj.FieldLine(fld),
 						Message: fld + ": unknown field, ignored here and rejected by kubectl apply (strict field validation); check its spelling and indentation"})

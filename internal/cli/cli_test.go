@@ -117,3 +117,39 @@ func TestVerifyFix(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckWarnsSilentRefusals: with an inventory that marks a profile's
+// refusals silent, check warns at the line of each Localhost field naming
+// it; other profiles get no such warning.
+func TestCheckWarnsSilentRefusals(t *testing.T) {
+	f, err := manifest.Parse("deploy.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/app
+        securityContext:
+          seccompProfile:
+            type: Localhost
+            localhostProfile: profiles/app.json
+      - name: logged
+        image: registry.example/logged
+        securityContext:
+          seccompProfile:
+            type: Localhost
+            localhostProfile: profiles/logged.json
+`))
+	require.NoError(t, err)
+	p := policy.DefaultPolicy()
+	p.NodeCoverage = v1alpha1.NodeCoverageOff
+	env := &Env{Policy: p, View: policy.EmptyNodeView{}, Mode: v1alpha1.ModeEnforce, Namespace: "default",
+		Silent: SilentProfiles{"profiles/app.json": {"SCMP_ACT_ERRNO": {"node-a", "node-b"}}}}
+	r := Check(env, []*manifest.File{f})
+	require.Len(t, r.Results, 1)
+	assert.Equal(t, []Warning{{Line: 15, Message: `spec.template.spec.containers[0].securityContext.seccompProfile.localhostProfile: "profiles/app.json": its SCMP_ACT_ERRNO refusals leave no audit record on node-a, node-b, so violation monitoring cannot see them; add "flags": ["SECCOMP_FILTER_FLAG_LOG"] to the profile (runc 1.2 or later, or crun; docs/violations.md#4-silent-refusals)`}}, r.Results[0].Warnings)
+}

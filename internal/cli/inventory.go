@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ type inventory struct {
 	view        *policy.StaticNodeView
 	newestLease time.Time
 	notes       []string
+	silent      SilentProfiles
 }
 
 // loadInventory builds the NodeView from Node, NodeSeccompInventory and
@@ -28,7 +31,45 @@ func loadInventory(paths []string) (*inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &inventory{view: src.View(), newestLease: src.NewestLease, notes: src.Notes}, nil
+	return &inventory{view: src.View(), newestLease: src.NewestLease, notes: src.Notes, silent: src.Silent()}, nil
+}
+
+// SilentProfiles maps a profile path to its refusing actions that leave no
+// audit record, each to the nodes whose copy has them (sorted).
+type SilentProfiles map[string]map[string][]string
+
+// Silent collects the inventories' silentActions.
+func (s *InventorySource) Silent() SilentProfiles {
+	out := SilentProfiles{}
+	for _, inv := range s.Inventories {
+		for _, ps := range inv.Status.Profiles {
+			for _, a := range ps.SilentActions {
+				if out[ps.Path] == nil {
+					out[ps.Path] = map[string][]string{}
+				}
+				out[ps.Path][a] = append(out[ps.Path][a], inv.Name)
+			}
+		}
+	}
+	for _, byAction := range out {
+		for _, nodes := range byAction {
+			slices.Sort(nodes)
+		}
+	}
+	return out
+}
+
+// Message says a profile's refusals are silent, and what to do.
+func (s SilentProfiles) Message(path string) string {
+	byAction := s[path]
+	if len(byAction) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, a := range slices.Sorted(maps.Keys(byAction)) {
+		parts = append(parts, fmt.Sprintf("its %s refusals leave no audit record on %s", a, strings.Join(byAction[a], ", ")))
+	}
+	return fmt.Sprintf("%q: %s, so violation monitoring cannot see them; add \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"] to the profile (runc 1.2 or later, or crun; docs/violations.md#4-silent-refusals)", path, strings.Join(parts, "; "))
 }
 
 // InventorySource is a snapshot of the cluster's nodes, their inventories

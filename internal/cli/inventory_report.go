@@ -96,19 +96,13 @@ func BuildInventoryReport(src *InventorySource, p *policy.Policy, now time.Time)
 		names[n.Name] = true
 	}
 	paths := map[string]bool{}
-	silent := map[string]map[string][]string{} // path -> action -> nodes
+	silent := src.Silent()
 	invs := map[string]int{}
 	for i, inv := range src.Inventories {
 		names[inv.Name] = true // an inventory whose Node is gone still shows
 		invs[inv.Name] = i
 		for _, ps := range inv.Status.Profiles {
 			paths[ps.Path] = true
-			for _, a := range ps.SilentActions {
-				if silent[ps.Path] == nil {
-					silent[ps.Path] = map[string][]string{}
-				}
-				silent[ps.Path][a] = append(silent[ps.Path][a], inv.Name)
-			}
 		}
 	}
 	sortedNames := slices.Sorted(maps.Keys(names))
@@ -134,9 +128,6 @@ func BuildInventoryReport(src *InventorySource, p *policy.Policy, now time.Time)
 	}
 	for _, path := range slices.Sorted(maps.Keys(paths)) {
 		pr := ProfileReport{Path: path, Digests: map[string][]string{}, Silent: silent[path]}
-		for _, nodes := range pr.Silent {
-			slices.Sort(nodes)
-		}
 		for _, name := range sortedNames {
 			v := policy.ClassifyNode(p, view, now, name, path)
 			pr.Nodes = append(pr.Nodes, ProfileVerdict{Node: name, State: v.State, Reason: v.Reason(), Detail: v.Detail})
@@ -215,9 +206,9 @@ func WriteInventoryText(w io.Writer, r *InventoryReport) error {
 	}
 	var notes []string
 	for i := range r.Profiles {
-		p := &r.Profiles[i]
-		for _, a := range slices.Sorted(maps.Keys(p.Silent)) {
-			notes = append(notes, fmt.Sprintf("%s: its %s refusals leave no audit record on %s, so violation monitoring cannot see them; add \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"] (runc 1.2 or later, or crun; docs/violations.md#4-silent-refusals)", p.Path, a, strings.Join(p.Silent[a], ", ")))
+		silent := SilentProfiles{r.Profiles[i].Path: r.Profiles[i].Silent}
+		if msg := silent.Message(r.Profiles[i].Path); msg != "" {
+			notes = append(notes, msg)
 		}
 	}
 	if len(notes) > 0 {

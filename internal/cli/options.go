@@ -69,6 +69,9 @@ type Env struct {
 	User            string
 	// Notes explain choices made for the user (no inventory, the time used).
 	Notes []string
+	// Silent are the inventories' profiles whose refusals leave no audit
+	// record (empty without --inventory).
+	Silent SilentProfiles
 }
 
 // Load checks the options and reads the policy and inventory files. clock
@@ -115,6 +118,7 @@ func (o *Options) Load(clock func() time.Time) (*Env, error) {
 			return nil, err
 		}
 		env.View = inv.view
+		env.Silent = inv.silent
 		env.CoverageChecked = true
 		env.Notes = append(env.Notes, inv.notes...)
 		if o.Now == "" && !inv.newestLease.IsZero() {
