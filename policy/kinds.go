@@ -170,6 +170,26 @@ func KindFor(gvk schema.GroupVersionKind) (*Kind, bool) {
 }
 
 // kindOf returns the supported kind of a typed object.
+// KindIndex is a kind's place in Kinds() by its name (Pod, Deployment,
+// ...), or len(Kinds()) for a kind not listed: the order reports list
+// kinds in.
+func KindIndex(kind string) int {
+	for i := range supportedKinds {
+		if supportedKinds[i].Kind == kind {
+			return i
+		}
+	}
+	return len(supportedKinds)
+}
+
+// KindNamed returns the listed kind of that name.
+func KindNamed(kind string) (*Kind, bool) {
+	if i := KindIndex(kind); i < len(supportedKinds) {
+		return &supportedKinds[i], true
+	}
+	return nil, false
+}
+
 func kindOf(obj runtime.Object) (*Kind, bool) {
 	if obj == nil {
 		return nil, false

@@ -27,6 +27,7 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
+	"github.com/seccomp-guard/seccomp-guard/internal/violations"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -327,7 +328,7 @@ func auditNamespace(p *policy.Policy, view policy.NodeView, now time.Time, ns po
 	next.Labels[policy.ModeLabel] = string(na.NextMode)
 	sort.Slice(tops, func(i, j int) bool {
 		if tops[i].kind.Kind != tops[j].kind.Kind {
-			return kindIndex(tops[i].kind) < kindIndex(tops[j].kind)
+			return policy.KindIndex(tops[i].kind.Kind) < policy.KindIndex(tops[j].kind.Kind)
 		}
 		return tops[i].obj.GetName() < tops[j].obj.GetName()
 	})
@@ -336,15 +337,6 @@ func auditNamespace(p *policy.Policy, view policy.NodeView, now time.Time, ns po
 	}
 	na.Recommendation = Recommendation(na)
 	return na
-}
-
-func kindIndex(k *policy.Kind) int {
-	for i := range policy.Kinds() {
-		if policy.Kinds()[i].GroupVersionKind == k.GroupVersionKind {
-			return i
-		}
-	}
-	return len(policy.Kinds())
 }
 
 // auditOne evaluates one top-level object at both steps.
@@ -476,19 +468,13 @@ func runningProfiles(p *policy.Policy, view policy.NodeView, opts AuditOptions, 
 		if o.top != o {
 			owner = o.top.kind.Kind + "/" + o.top.obj.GetName()
 		}
-		var podProfile *corev1.SeccompProfile
-		if pod.Spec.SecurityContext != nil {
-			podProfile = pod.Spec.SecurityContext.SeccompProfile
-		}
 		for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
-			sp := podProfile
-			if c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil {
-				sp = c.SecurityContext.SeccompProfile
-			}
-			if sp == nil || sp.Type != corev1.SeccompProfileTypeLocalhost || sp.LocalhostProfile == nil {
+			// The agent attributes violations to the same profile.
+			lp, ok := strings.CutPrefix(violations.EffectiveProfile(pod, c.SecurityContext), "localhost/")
+			if !ok || lp == "" {
 				continue
 			}
-			cleaned := path.Clean(*sp.LocalhostProfile)
+			cleaned := path.Clean(lp)
 			node := pod.Spec.NodeName
 			rp := RunningProfile{Pod: pod.Name, Owner: owner, Container: c.Name, Profile: "localhost/" + cleaned, Node: node}
 			v := policy.ClassifyNode(p, view, opts.Now, node, cleaned)

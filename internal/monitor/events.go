@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
@@ -116,6 +117,23 @@ func (a *aggregator) putBack(f flush, now time.Time) {
 	}
 }
 
+// maxEventMessage bounds an Event's message (events.k8s.io's limit for a
+// note is 1 KiB).
+const maxEventMessage = 1024
+
+// boundMessage cuts a message to maxEventMessage bytes on a rune boundary:
+// the profile path in it comes from the pod's spec.
+func boundMessage(msg string) string {
+	if len(msg) <= maxEventMessage {
+		return msg
+	}
+	cut := maxEventMessage - len("...")
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "..."
+}
+
 // eventWriter writes the Events, rate-limited: a flood of distinct keys
 // cannot flood the API server.
 type eventWriter struct {
@@ -169,6 +187,7 @@ func eventName(k eventKey) string {
 func (w *eventWriter) write(ctx context.Context, f flush, now time.Time) error {
 	_, reason, eventType := verb(f.key.Action)
 	msg := Message(f.key.Syscall, f.key.Action, f.key.Profile, f.count, f.window)
+	msg = boundMessage(msg)
 	ts := metav1.NewTime(now)
 	ev := &corev1.Event{}
 	key := client.ObjectKey{Namespace: f.key.Namespace, Name: eventName(f.key)}

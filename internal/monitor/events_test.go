@@ -2,8 +2,10 @@ package monitor
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,4 +96,17 @@ func TestEventWriter(t *testing.T) {
 	assert.Equal(t, t0, e.FirstTimestamp.UTC())
 	assert.Equal(t, t0.Add(time.Minute), e.LastTimestamp.UTC())
 	assert.Equal(t, corev1.EventSource{Component: "seccomp-guard-agent", Host: "node-a"}, e.Source)
+}
+
+// TestBoundMessage: a profile path from a pod's spec cannot make an Event
+// message the API refuses; the cut keeps valid UTF-8.
+func TestBoundMessage(t *testing.T) {
+	long := Message("mkdir", "SCMP_ACT_ERRNO", "localhost/"+strings.Repeat("é", 2000), 1, time.Second)
+	got := boundMessage(long)
+	assert.LessOrEqual(t, len(got), maxEventMessage)
+	assert.True(t, utf8.ValidString(got))
+	assert.True(t, strings.HasPrefix(got, "syscall mkdir refused (SCMP_ACT_ERRNO) by éé"))
+	assert.True(t, strings.HasSuffix(got, "..."))
+	short := "syscall mkdir logged (SCMP_ACT_LOG) by p.json, once in 1s"
+	assert.Equal(t, short, boundMessage(short))
 }

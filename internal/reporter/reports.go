@@ -272,7 +272,7 @@ func bound(rep Report, results []Result, maxResults int) Report {
 			return order[a.Result] < order[b.Result]
 		}
 		if a.Subject.Kind != b.Subject.Kind {
-			return kindOrder(a.Subject.Kind) < kindOrder(b.Subject.Kind)
+			return policy.KindIndex(a.Subject.Kind) < policy.KindIndex(b.Subject.Kind)
 		}
 		if a.Subject.Name != b.Subject.Name {
 			return a.Subject.Name < b.Subject.Name
@@ -320,22 +320,10 @@ func truncate(s string, n int) string {
 
 // apiVersion of a kind that policy.Kinds lists, by its name.
 func apiVersion(kind string) string {
-	for _, k := range policy.Kinds() {
-		if k.Kind == kind {
-			return k.GroupVersion().String()
-		}
+	if k, ok := policy.KindNamed(kind); ok {
+		return k.GroupVersion().String()
 	}
 	return ""
-}
-
-// kindOrder sorts kinds as policy.Kinds lists them; others last.
-func kindOrder(kind string) int {
-	for i, k := range policy.Kinds() {
-		if k.Kind == kind {
-			return i
-		}
-	}
-	return len(policy.Kinds())
 }
 
 // owns is "Pod=3,ReplicaSet=1".
