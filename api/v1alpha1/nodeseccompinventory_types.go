@@ -63,6 +63,60 @@ type NodeSeccompInventoryStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Recordings are the syscalls the agent observed from containers that
+	// run under the recording profile (docs/recording.md), one entry per
+	// namespace, workload and container, merged over every run and replica
+	// on this node. The agent writes them with its own field manager
+	// (seccomp-guard-recorder); `seccomp-guard profile record` merges the
+	// entries of every node into a profile.
+	// +optional
+	// +listType=map
+	// +listMapKey=namespace
+	// +listMapKey=workload
+	// +listMapKey=container
+	// +kubebuilder:validation:MaxItems=64
+	Recordings []RecordingStatus `json:"recordings,omitempty"`
+}
+
+// RecordingStatus is what one node observed of one recorded container.
+type RecordingStatus struct {
+	// Namespace of the recorded pods.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// Workload is the pods' top-level owner as "Kind/name", e.g.
+	// "Deployment/web" (a pod without a controller is "Pod/<name>").
+	// +required
+	// +kubebuilder:validation:MaxLength=320
+	Workload string `json:"workload"`
+	// Container is the container's name.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Container string `json:"container"`
+	// Architectures are the audit architectures the syscalls were made
+	// in, as the kernel names them ("x86_64", "aarch64"), sorted.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	Architectures []string `json:"architectures,omitempty"`
+	// Syscalls are the names of the syscalls observed, sorted.
+	// +optional
+	// +kubebuilder:validation:MaxItems=1024
+	Syscalls []string `json:"syscalls,omitempty"`
+	// UnnamedSyscalls counts records of syscall numbers with no name in the
+	// architecture's table: a profile cannot allow them by name.
+	// +optional
+	UnnamedSyscalls int64 `json:"unnamedSyscalls,omitempty"`
+	// Records is how many records were collected.
+	// +optional
+	Records int64 `json:"records,omitempty"`
+	// Pods is how many distinct pods contributed (on this node).
+	// +optional
+	Pods int32 `json:"pods,omitempty"`
+	// FirstSeen and LastSeen bound the records collected.
+	// +optional
+	FirstSeen *metav1.Time `json:"firstSeen,omitempty"`
+	// +optional
+	LastSeen *metav1.Time `json:"lastSeen,omitempty"`
 }
 
 // The inventory's condition type and its reasons.
