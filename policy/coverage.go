@@ -71,19 +71,23 @@ func (c *coverage) addOK(node, digest string) {
 // node once, not a hundred times.
 type coverages map[string]*coverage
 
-func (cs coverages) assess(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) *coverage {
+func (cs coverages) assess(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string, recording bool) *coverage {
 	if c, ok := cs[profilePath]; ok {
 		return c
 	}
-	c := assessCoverage(p, view, now, profilePath, nodes)
+	c := assessCoverage(p, view, now, profilePath, nodes, recording)
 	cs[profilePath] = &c
 	return &c
 }
 
-func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string) coverage {
+func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string, recording bool) coverage {
 	var c coverage
 	for _, node := range nodes {
 		v := ClassifyNode(p, view, now, node, profilePath)
+		if recording && v.State == NodeAllowByDefault && v.Detail == RecordingAction {
+			// The logging profile, for an object that may record (recording.go).
+			v = NodeVerdict{State: NodeOK, SHA256: view.Profile(node, profilePath).Profile.SHA256}
+		}
 		f := nodeFinding{node: node, detail: v.Detail}
 		switch v.State {
 		case NodeUnknown:
@@ -104,7 +108,7 @@ func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string,
 // checkCoverage returns the violations and warnings for one Localhost place:
 // the nodes are classified (assessCoverage), the policy decides what counts
 // (decideCoverage), and coverageMessages words each reason.
-func checkCoverage(p *Policy, view NodeView, now time.Time, covered coverages, pl profilePlace, profilePath string, cands candidates) ([]Violation, []string) {
+func checkCoverage(p *Policy, view NodeView, now time.Time, covered coverages, pl profilePlace, profilePath string, cands candidates, recording bool) ([]Violation, []string) {
 	if p.NodeCoverage == v1alpha1.NodeCoverageOff {
 		return nil, nil
 	}
@@ -116,7 +120,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, covered coverages, p
 		}
 		return nil, []string{fmt.Sprintf("%s: %q was not checked against any node: %s; admitted, since a node added later may have it", fld, profilePath, why)}
 	}
-	c := covered.assess(p, view, now, profilePath, cands.names)
+	c := covered.assess(p, view, now, profilePath, cands.names, recording)
 	n := len(cands.names)
 	out := decideCoverage(p, c)
 
@@ -196,8 +200,12 @@ func decideCoverage(p *Policy, c *coverage) coverageOutcome {
 // coverageMessages words each coverage reason for a profile on n candidates.
 var coverageMessages = map[Reason]func(profilePath string, c *coverage, n int) string{
 	ReasonProfileMissing: func(profilePath string, c *coverage, n int) string {
-		return fmt.Sprintf("%q is missing on %s: %s (%s); install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity",
-			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing)
+		fix := "install it there (for example with the Security Profiles Operator), or keep the pod off those nodes with a nodeSelector or node affinity"
+		if isRecordingProfile(profilePath) {
+			fix = "the seccomp-guard agent writes the logging profile where recording is enabled (chart value agent.recording.enabled); enable it, or keep the pod off those nodes with a nodeSelector or node affinity"
+		}
+		return fmt.Sprintf("%q is missing on %s: %s (%s); %s",
+			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing, fix)
 	},
 	ReasonProfileInvalid: func(profilePath string, c *coverage, n int) string {
 		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix or replace the file there",

@@ -20,6 +20,7 @@
 //	candidates.go        the nodes a pod can run on
 //	coverage.go          ProfileMissing, ProfileInvalid, ProfileAllowByDefault, InventoryUnknown, drift
 //	privileged.go        PrivilegedForbidden (spec.privileged Deny | Warn)
+//	recording.go         RecordingNotAllowed, and the logging profile's one exemption
 //	legacy.go            legacy seccomp annotations (warning only)
 //	ratchet.go           UPDATE ratchet for workloads
 package policy

@@ -61,6 +61,9 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 	var defaultViolation *Violation
 	if needsDefault(&req, &src) {
 		sp, problem := defaultProfile(p, req.Namespace)
+		if recordingOf(req.Namespace, &src).permitted() {
+			sp, problem = recordingProfile(), "" // recording.go
+		}
 		switch {
 		case problem != "":
 			defaultViolation = &Violation{
@@ -97,7 +100,7 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 	if req.SubResource == EphemeralContainersSubresource {
 		only = newEphemeralContainers(req.OldObject)
 	}
-	vs, ws := validate(p, view, req.Now, &src, spec, req.Namespace.Name, only)
+	vs, ws := validate(p, view, req.Now, &src, spec, req.Namespace, only)
 	if defaultViolation != nil {
 		vs = append(vs, *defaultViolation)
 	}
@@ -108,7 +111,7 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 
 	if req.Operation == admissionv1.Update && (!src.isPod || ungates(&req)) && len(vs) > 0 {
 		if old, ok := extractPodSource(req.OldObject); ok && old.spec != nil {
-			oldVs, _ := validate(p, view, req.Now, &old, old.spec, req.Namespace.Name, nil)
+			oldVs, _ := validate(p, view, req.Now, &old, old.spec, req.Namespace, nil)
 			if containersWithoutProfile(old.spec) {
 				oldVs = append(oldVs, Violation{Reason: ReasonProfileNotSet})
 			}
@@ -129,10 +132,16 @@ func Evaluate(p *Policy, view NodeView, req Request) Decision {
 // limits the check to the containers it accepts (and leaves out the pod level).
 // Each profile path's coverage is computed once, however many containers
 // name it.
-func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *corev1.PodSpec, namespace string, only func(string) bool) ([]Violation, []string) {
+func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *corev1.PodSpec, ns Namespace, only func(string) bool) ([]Violation, []string) {
+	namespace := ns.Name
 	places := explicitProfiles(spec, src.specPath, only)
 	vs := checkUnconfined(places, namespace)
-	var ws []string
+	rec := recordingOf(ns, src)
+	if only != nil {
+		rec.asked, rec.odd = false, "" // ephemeral containers: the pod's annotation was checked when it was created
+	}
+	rvs, ws := checkRecording(rec, places, namespace)
+	vs = append(vs, rvs...)
 	var cands *candidates
 	covered := coverages{}
 	for _, pl := range places {
@@ -144,7 +153,11 @@ func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *cor
 			continue
 		}
 		cleaned := path.Clean(*pl.profile.LocalhostProfile)
-		if v := checkAllowedProfile(p, pl, cleaned, namespace); v != nil {
+		recorded := isRecordingProfile(cleaned)
+		if recorded && !rec.permitted() {
+			continue // RecordingNotAllowed (checkRecording)
+		}
+		if v := checkAllowedProfile(p, pl, cleaned, namespace); v != nil && !recorded {
 			vs = append(vs, *v)
 			continue
 		}
@@ -155,7 +168,7 @@ func validate(p *Policy, view NodeView, now time.Time, src *podSource, spec *cor
 			c := candidateNodes(view, spec, src.daemon)
 			cands = &c
 		}
-		cvs, cws := checkCoverage(p, view, now, covered, pl, cleaned, *cands)
+		cvs, cws := checkCoverage(p, view, now, covered, pl, cleaned, *cands, recorded)
 		vs = append(vs, cvs...)
 		ws = append(ws, cws...)
 	}

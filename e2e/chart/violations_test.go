@@ -118,3 +118,38 @@ func TestAgentViolationsRefusedValues(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "at '/agent/violations/source': value must be one of 'netlink', 'kmsg', 'auditd'")
 }
+
+// TestAgentRecording: recording adds exactly one writable mount, the
+// <seccompRoot>/seccomp-guard directory, and its flags; every other mount
+// stays read-only; without violation monitoring it is refused.
+func TestAgentRecording(t *testing.T) {
+	objs := render(t, values("agent.violations.enabled", true, "agent.recording.enabled", true, "agent.seccompRoot", "/var/lib/kubelet/seccomp"))
+	ds := get[appsv1.DaemonSet](t, objs, "DaemonSet", fullname+"-agent")
+	c := ds.Spec.Template.Spec.Containers[0]
+	var writable []string
+	for _, m := range c.VolumeMounts {
+		if !m.ReadOnly {
+			writable = append(writable, m.Name+"="+m.MountPath)
+		}
+	}
+	assert.Equal(t, []string{"recording=/var/lib/seccomp-guard/recording"}, writable)
+	var hostPath string
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		if v.Name == "recording" {
+			require.NotNil(t, v.HostPath)
+			hostPath = v.HostPath.Path
+		}
+	}
+	assert.Equal(t, "/var/lib/kubelet/seccomp/seccomp-guard", hostPath)
+	assert.Subset(t, c.Args, []string{"--recording-dir=/var/lib/seccomp-guard/recording", "--recording-interval=10s", "--recording-retention=168h"})
+	assert.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
+
+	off := render(t, values("agent.violations.enabled", true))
+	for _, m := range get[appsv1.DaemonSet](t, off, "DaemonSet", fullname+"-agent").Spec.Template.Spec.Containers[0].VolumeMounts {
+		assert.True(t, m.ReadOnly, "without recording every mount is read-only: %s", m.Name)
+	}
+
+	_, err := helmTemplate(t, values("agent.recording.enabled", true))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "agent.recording.enabled needs agent.violations.enabled")
+}

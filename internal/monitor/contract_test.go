@@ -21,6 +21,7 @@ func TestAgentMetricsContract(t *testing.T) {
 	unattributed.WithLabelValues("host-process", "mkdir", "SCMP_ACT_LOG").Add(0)
 	dropped.WithLabelValues("queue-full").Add(0)
 	records.WithLabelValues("netlink").Add(0)
+	recordingRecords.WithLabelValues("recorded").Add(0)
 	mismatches, err := monitoring.Mismatches(metrics.Registry, monitoring.AgentMetrics)
 	require.NoError(t, err)
 	assert.Empty(t, mismatches)

@@ -39,8 +39,23 @@ var (
 	}, []string{"source"})
 )
 
+var (
+	recordingRecords = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seccomp_guard_recording_records_total",
+		Help: "Seccomp records of containers under the logging profile (docs/recording.md), by result: recorded, or recordings-full when the node already holds the most recordings it may (a new recording is not started).",
+	}, []string{"result"})
+	recordingsHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "seccomp_guard_recordings",
+		Help: "Recordings (namespace, workload, container) the agent holds and writes to its NodeSeccompInventory's status.recordings.",
+	})
+	recordingWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "seccomp_guard_recording_write_errors_total",
+		Help: "Failed writes of status.recordings (retried at the next interval).",
+	})
+)
+
 func init() {
-	metrics.Registry.MustRegister(violationsTotal, unattributed, dropped, records, sourceInfo)
+	metrics.Registry.MustRegister(violationsTotal, unattributed, dropped, records, sourceInfo, recordingRecords, recordingsHeld, recordingWriteErrors)
 }
 
 // series remembers the label sets of seccomp_guard_violations_total.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/seccomp-guard/seccomp-guard/internal/scheme"
 	"github.com/seccomp-guard/seccomp-guard/internal/violations"
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // The sources a node's records can come from.
@@ -60,6 +61,16 @@ type Options struct {
 	EventBurst int
 	// QueueSize, MaxSeries and MaxEventKeys bound memory under a flood.
 	QueueSize, MaxSeries, MaxEventKeys int
+	// RecordingDir, when set, enables recording (docs/recording.md): the
+	// agent's writable mount of <seccomp root>/seccomp-guard, where it
+	// writes the logging profile.
+	RecordingDir string
+	// RecordingInterval is the least time between two writes of
+	// status.recordings; RecordingRetention drops a recording nothing was
+	// added to for that long (0 keeps it).
+	RecordingInterval, RecordingRetention time.Duration
+	// MaxRecordings bounds the recordings of the node.
+	MaxRecordings int
 }
 
 // DefaultOptions are the flags' defaults.
@@ -76,6 +87,10 @@ func DefaultOptions() Options {
 		QueueSize:       4096,
 		MaxSeries:       MaxSeries,
 		MaxEventKeys:    1000,
+
+		RecordingInterval:  10 * time.Second,
+		RecordingRetention: 7 * 24 * time.Hour,
+		MaxRecordings:      MaxRecordings,
 	}
 }
 
@@ -93,6 +108,14 @@ func (o *Options) Validate() error {
 	}
 	if o.QueueSize < 1 || o.MaxSeries < 1 || o.MaxEventKeys < 1 || o.EventQPS <= 0 || o.EventBurst < 1 {
 		return errors.New("the violation monitor's bounds must be positive")
+	}
+	if o.RecordingDir != "" {
+		if o.Source == SourceNone {
+			return errors.New("--recording-dir needs a --violations-source: recording collects the seccomp records of containers under the logging profile")
+		}
+		if o.RecordingInterval < time.Second || o.RecordingRetention < 0 || o.MaxRecordings < 1 || o.MaxRecordings > MaxRecordings {
+			return fmt.Errorf("--recording-interval must be at least 1s, --recording-retention at least 0, and at most %d recordings", MaxRecordings)
+		}
 	}
 	return nil
 }
@@ -128,6 +151,11 @@ type Monitor struct {
 	agg        *aggregator
 	writer     *eventWriter
 	queue      chan violations.Record
+
+	recorder         *recorder // nil unless recording is enabled
+	recordingsLoaded bool
+	lastRecording    time.Time
+	lastProfileCheck time.Time
 }
 
 // New builds a monitor that writes Events through c.
@@ -141,7 +169,15 @@ func New(c client.Client, source violations.Source, opts Options, log logr.Logge
 		agg:        newAggregator(opts.MaxEventKeys, opts.EventFirstDelay, opts.EventInterval),
 		writer:     &eventWriter{client: c, node: opts.NodeName, limiter: rate.NewLimiter(rate.Limit(opts.EventQPS), opts.EventBurst)},
 		queue:      make(chan violations.Record, opts.QueueSize),
+		recorder:   recorderFor(opts),
 	}
+}
+
+func recorderFor(opts Options) *recorder {
+	if opts.RecordingDir == "" {
+		return nil
+	}
+	return newRecorder(opts.MaxRecordings, opts.RecordingRetention)
 }
 
 // Run watches the node's pods (to attribute container IDs), reads the
@@ -222,6 +258,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 	if counted != nil {
 		counted.OnMalformed(func(err error) { m.Log.V(1).Info("a malformed seccomp record", "error", err.Error()) })
 	}
+	if m.recorder != nil {
+		wrote, err := WriteLoggingProfile(m.Opts.RecordingDir)
+		if err != nil {
+			return err
+		}
+		m.lastProfileCheck = m.Clock.Now()
+		m.Log.Info("recording enabled", "loggingProfile", policy.RecordingProfile, "written", wrote)
+	}
 	var lost, malformed uint64
 	errc := make(chan error, 1)
 	go func() { errc <- m.Source.Run(ctx, m.Emit) }()
@@ -240,6 +284,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 			m.Handle(r)
 		case <-tick.C():
 			m.flush(ctx)
+			m.flushRecordings(ctx)
 			if counted != nil { // what the source knows it missed, as counters
 				if n := counted.Lost(); n > lost {
 					dropped.WithLabelValues("source-lost").Add(float64(n - lost))
@@ -291,10 +336,64 @@ func (m *Monitor) Handle(r violations.Record) {
 		return
 	}
 	pc := a.Pod
+	if m.recorder != nil && pc.Recording && r.Action == violations.ActionLog {
+		// A recording, not a violation: kept out of the metric and Events.
+		if m.recorder.add(pc, r, m.Clock.Now()) {
+			recordingRecords.WithLabelValues("recorded").Inc()
+		} else {
+			recordingRecords.WithLabelValues("recordings-full").Inc()
+		}
+		return
+	}
 	m.series.inc([5]string{pc.Namespace, pc.Workload, pc.Container, sys, act})
 	k := eventKey{Namespace: pc.Namespace, Pod: pc.Pod, UID: pc.UID, Container: pc.Container, Syscall: sys, Action: r.Action, Profile: pc.Profile}
 	if !m.agg.add(k, m.Clock.Now()) {
 		dropped.WithLabelValues("event-keys").Inc()
+	}
+}
+
+// flushRecordings writes status.recordings at most every
+// RecordingInterval, when they changed; the first time, it reads what an
+// earlier run wrote and merges it, and writes nothing until it could.
+// Every minute it puts the logging profile back if it was removed or
+// changed.
+func (m *Monitor) flushRecordings(ctx context.Context) {
+	if m.recorder == nil {
+		return
+	}
+	now := m.Clock.Now()
+	if now.Sub(m.lastProfileCheck) >= time.Minute {
+		m.lastProfileCheck = now
+		if wrote, err := WriteLoggingProfile(m.Opts.RecordingDir); err != nil {
+			m.Log.Error(err, "restoring the logging profile")
+		} else if wrote {
+			m.Log.Info("restored the logging profile, which was removed or changed", "path", policy.RecordingProfile)
+		}
+	}
+	if now.Sub(m.lastRecording) < m.Opts.RecordingInterval {
+		return
+	}
+	m.lastRecording = now
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if !m.recordingsLoaded {
+		sts, err := readRecordings(wctx, m.events, m.Opts.NodeName)
+		if err != nil {
+			m.Log.Error(err, "reading the recordings of an earlier run; nothing is written until they are read")
+			recordingWriteErrors.Inc()
+			return
+		}
+		m.recorder.load(sts)
+		m.recordingsLoaded = true
+	}
+	sts, changed := m.recorder.snapshot(now)
+	if !changed {
+		return
+	}
+	if err := writeRecordings(wctx, m.events, m.Opts.NodeName, sts); err != nil {
+		m.Log.Error(err, "writing status.recordings")
+		recordingWriteErrors.Inc()
+		m.recorder.markDirty()
 	}
 }
 

@@ -63,6 +63,9 @@ var AgentMetrics = []Metric{
 	{Name: "seccomp_guard_violations_unattributed_total", Type: Counter, Labels: []string{"reason", "syscall", "action"}},
 	{Name: "seccomp_guard_violation_records_dropped_total", Type: Counter, Labels: []string{"reason"}},
 	{Name: "seccomp_guard_violation_records_total", Type: Counter, Labels: []string{"source"}},
+	{Name: "seccomp_guard_recording_records_total", Type: Counter, Labels: []string{"result"}},
+	{Name: "seccomp_guard_recordings", Type: Gauge},
+	{Name: "seccomp_guard_recording_write_errors_total", Type: Counter},
 }
 
 // ScrapeSeries are the series Prometheus itself writes for every target.

@@ -1,11 +1,14 @@
 package violations
 
 import (
+	"path"
 	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
 // PodContainer is what a container ID is attributed to.
@@ -20,6 +23,10 @@ type PodContainer struct {
 	// "localhost/<path>", "runtime/default", "unconfined", or "" when unset
 	// (the container's securityContext over the pod's).
 	Profile string
+	// Recording: the pod asks to be recorded (policy.RecordAnnotation) and
+	// the container runs under the logging profile (policy.RecordingProfile),
+	// so its records are a recording, not violations.
+	Recording bool
 }
 
 // PodIndex maps container IDs to pods, from the pods'
@@ -90,9 +97,11 @@ func trimRuntime(id string) string {
 func podContainers(pod *corev1.Pod) map[string]PodContainer {
 	out := map[string]PodContainer{}
 	workload := WorkloadOf(pod)
+	asked := pod.Annotations[policy.RecordAnnotation] == "true"
 	add := func(statuses []corev1.ContainerStatus, profileOf func(name string) string) {
 		for _, s := range statuses {
 			pc := PodContainer{Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID, Container: s.Name, Workload: workload, Profile: profileOf(s.Name)}
+			pc.Recording = asked && IsRecordingProfile(pc.Profile)
 			// The previous instance too: a container killed by its profile
 			// has restarted by the time its last records are looked up.
 			if t := s.LastTerminationState.Terminated; t != nil && t.ContainerID != "" {
@@ -124,6 +133,13 @@ func podContainers(pod *corev1.Pod) map[string]PodContainer {
 		return EffectiveProfile(pod, nil)
 	})
 	return out
+}
+
+// IsRecordingProfile reports whether an EffectiveProfile string is the
+// logging profile.
+func IsRecordingProfile(profile string) bool {
+	lp, ok := strings.CutPrefix(profile, "localhost/")
+	return ok && path.Clean(lp) == policy.RecordingProfile
 }
 
 // EffectiveProfile is a container's seccomp profile: its securityContext's
