@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/go-logr/logr"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
@@ -34,6 +36,11 @@ func startControlPlane() (*framework.ControlPlane, error) {
 	if missing := framework.MissingAssets(); len(missing) > 0 {
 		return nil, fmt.Errorf("the control plane is not built (missing %s): run `make controlplane`", strings.Join(missing, ", "))
 	}
+	// A shared 2-core machine can take longer than envtest's default 20 s.
+	if os.Getenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT") == "" {
+		_ = os.Setenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT", "2m")
+	}
+	ctrllog.SetLogger(logr.Discard()) // envtest's own logging; failures come back as errors
 	cp, err := framework.StartControlPlane(func(env *envtest.Environment) error {
 		args := env.ControlPlane.GetAPIServer().Configure()
 		for _, f := range []string{"audit-policy-file", "audit-log-path", "audit-log-mode"} {
