@@ -234,6 +234,39 @@ bench: $(BENCHSTAT) ## Run benchmarks into bin/bench.txt and summarise; BENCH_BA
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) -benchtime $(BENCHTIME) $(UNIT_PKGS) | tee $(BENCH_OUT)
 	$(BENCHSTAT) $(BENCH_BASE) $(BENCH_OUT)
 
+# make bench-load / bench-apiserver (hack/load, docs/performance.md). The
+# Pod Security Admission webhook is hack/psa (its own module), pinned to
+# the project's k8s.io/api version; the Makefile fails if they differ.
+PSA_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/api 2>/dev/null)
+PSA := $(LOCALBIN)/psa-webhook-$(PSA_VERSION)
+LOAD := $(LOCALBIN)/load
+LOAD_CPU ?= 0
+SERVER_CPU ?= 1
+LOAD_ARGS ?=
+APISERVER_ARGS ?=
+
+$(PSA): hack/psa/go.mod hack/psa/go.sum hack/psa/main.go | $(LOCALBIN)
+	@want="k8s.io/pod-security-admission $(PSA_VERSION)"; \
+	got="$$(cd hack/psa && GOWORK=off $(GO) list -m k8s.io/pod-security-admission)"; \
+	if [ "$$got" != "$$want" ]; then \
+		echo "error: hack/psa/go.mod requires $$got, but the project's k8s.io/api is $(PSA_VERSION): run (cd hack/psa && go get k8s.io/pod-security-admission@$(PSA_VERSION) && go mod tidy)" >&2; \
+		exit 1; \
+	fi
+	cd hack/psa && GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath -o $@ .
+
+.PHONY: $(LOAD)
+$(LOAD): | $(LOCALBIN)
+	$(GO) build -o $@ ./hack/load
+
+.PHONY: bench-load
+bench-load: build controlplane $(PSA) $(LOAD) ## Webhook load, side by side: seccomp-guard /validate and /mutate, Pod Security Admission, a no-op floor (LOAD_ARGS=-rounds 5 ...).
+	@command -v taskset >/dev/null || { echo "error: taskset is missing (Debian: apt-get install util-linux); it pins the load and the servers to separate cores" >&2; exit 1; }
+	taskset -c $(LOAD_CPU) $(LOAD) compare -seccomp-guard $(LOCALBIN)/seccomp-guard -psa $(PSA) -server-cpus $(SERVER_CPU) $(LOAD_ARGS)
+
+.PHONY: bench-apiserver
+bench-apiserver: build controlplane $(LOAD) ## Pod creations through kube-apiserver: no admission, native policies, no-op webhooks, seccomp-guard, hybrid (APISERVER_ARGS=-rounds 8 ...).
+	$(LOAD) apiserver -seccomp-guard $(LOCALBIN)/seccomp-guard $(APISERVER_ARGS)
+
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow once, then cached).
 	bash hack/build-controlplane.sh
