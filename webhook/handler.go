@@ -15,6 +15,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -63,7 +64,12 @@ var (
 // when the call fails, never to an explicit denial. So an internal error or
 // a panic here admits the object unpatched, with a warning, and leaves the
 // decision to the validating webhook, which fails closed.
-func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.handle(ctx, req, fullDecode(req))
+}
+
+// handle is Handle with the request's objects decoded by objects.
+func (h *MutatingHandler) handle(ctx context.Context, req admission.Request, objects objectsFunc) (resp admission.Response) {
 	start := time.Now()
 	defer func() {
 		r := recover()
@@ -77,7 +83,7 @@ func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) (re
 		}
 		resp = failOpen(req, err.Error())
 	}()
-	resp = h.serve(ctx, req, "mutate", false, mutateResponse)
+	resp = h.serve(ctx, req, objects, "mutate", false, mutateResponse)
 	if !resp.Allowed {
 		msg := ""
 		if resp.Result != nil {
@@ -100,17 +106,45 @@ func failOpen(req admission.Request, cause string) admission.Response {
 
 // Handle implements admission.Handler.
 func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return h.serve(ctx, req, "validate", true, validateResponse)
+	return h.handle(ctx, req, fullDecode(req))
+}
+
+// handle is Handle with the request's objects decoded by objects.
+func (h *ValidatingHandler) handle(ctx context.Context, req admission.Request, objects objectsFunc) admission.Response {
+	return h.serve(ctx, req, objects, "validate", true, validateResponse)
+}
+
+// objectsFunc returns the object and, on UPDATE, the old object of a request
+// of kind k, decoded; on failure, the HTTP status to answer with. The server
+// decodes them from the trimmed review (trimmedRequest.objects); Handle, the
+// admission.Handler, decodes req.Object and req.OldObject whole (fullDecode).
+type objectsFunc func(k *policy.Kind) (obj, old runtime.Object, code int32, err error)
+
+// fullDecode decodes the raw objects of req into the whole typed object.
+func fullDecode(req admission.Request) objectsFunc {
+	return func(k *policy.Kind) (runtime.Object, runtime.Object, int32, error) {
+		obj, err := decode(k.New, req.Object, "object")
+		if err != nil {
+			return nil, nil, http.StatusBadRequest, err
+		}
+		var oldObj runtime.Object
+		if req.Operation == admissionv1.Update {
+			if oldObj, err = decode(k.New, req.OldObject, "oldObject"); err != nil {
+				return nil, nil, http.StatusBadRequest, err
+			}
+		}
+		return obj, oldObj, http.StatusOK, nil
+	}
 }
 
 // serve decides req, answers with respond and records the request under the
 // webhook's name. final says whether the webhook sees the object as it will
 // be stored (policy.Request.Final).
-func (e *Evaluator) serve(ctx context.Context, req admission.Request, webhook string, final bool,
+func (e *Evaluator) serve(ctx context.Context, req admission.Request, objects objectsFunc, webhook string, final bool,
 	respond func(*policy.Decision, admission.Request) admission.Response,
 ) admission.Response {
 	start := time.Now()
-	resp, d := e.decide(ctx, req, final, respond)
+	resp, d := e.decide(ctx, req, objects, final, respond)
 	if e.Metrics != nil {
 		e.Metrics.Record(webhook, req.Kind.Kind, string(req.Operation), d, time.Since(start))
 	}
@@ -121,13 +155,13 @@ func (e *Evaluator) serve(ctx context.Context, req admission.Request, webhook st
 // answered without the engine (an operation or a kind seccomp-guard does not
 // check) records a decision that carries only why it was skipped; a request
 // that could not be decided records nil, an error.
-func (e *Evaluator) decide(ctx context.Context, req admission.Request, final bool,
+func (e *Evaluator) decide(ctx context.Context, req admission.Request, objects objectsFunc, final bool,
 	respond func(*policy.Decision, admission.Request) admission.Response,
 ) (admission.Response, *policy.Decision) {
 	if reason := skipUnread(req); reason != "" {
 		return admission.Allowed(reason), &policy.Decision{Skipped: reason}
 	}
-	in, code, err := e.request(ctx, req)
+	in, code, err := e.request(ctx, req, objects)
 	if err != nil {
 		return admission.Errored(code, err), nil
 	}
@@ -160,17 +194,11 @@ func skipUnread(req admission.Request) string {
 
 // request decodes the objects of an admission request of a handled kind and
 // reads its namespace; on failure it returns the HTTP status to answer with.
-func (e *Evaluator) request(ctx context.Context, req admission.Request) (policy.Request, int32, error) {
-	newObj, _ := handledKind(req.Kind)
-	obj, err := decode(newObj, req.Object, "object")
+func (e *Evaluator) request(ctx context.Context, req admission.Request, objects objectsFunc) (policy.Request, int32, error) {
+	k, _ := policy.KindFor(schema.GroupVersionKind(req.Kind))
+	obj, oldObj, code, err := objects(k)
 	if err != nil {
-		return policy.Request{}, http.StatusBadRequest, err
-	}
-	var oldObj runtime.Object
-	if req.Operation == admissionv1.Update {
-		if oldObj, err = decode(newObj, req.OldObject, "oldObject"); err != nil {
-			return policy.Request{}, http.StatusBadRequest, err
-		}
+		return policy.Request{}, code, err
 	}
 	ns, err := e.Namespaces.Namespace(ctx, req.Namespace)
 	if err != nil {

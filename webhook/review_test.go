@@ -57,7 +57,7 @@ func TestMalformedReviews(t *testing.T) {
 		{name: "a well-formed review reaches the handler", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{` + req + pod + `}}`,
 			wantCode: 200, wantMessage: "reached the handler", wantAllowed: true},
 	}
-	h := guardReviews(&admission.Webhook{Handler: allowAll{}})
+	h := referenceEndpoint(allowAll{})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, ValidatePath, bytes.NewBufferString(tc.body))

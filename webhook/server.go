@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/certs"
@@ -269,8 +268,8 @@ func registerHandlers(mgr manager.Manager, maxInFlight int, shared Evaluator) {
 	// One cap for both paths: together they share the replica's memory.
 	slots := make(chan struct{}, maxInFlight)
 	limit := func(h http.Handler) http.Handler { return limitInFlightSlots(slots, time.Second, h) }
-	server.Register(MutatePath, limit(guardReviews(&admission.Webhook{Handler: &MutatingHandler{shared}, RecoverPanic: new(true)})))
-	server.Register(ValidatePath, limit(guardReviews(&admission.Webhook{Handler: &ValidatingHandler{shared}, RecoverPanic: new(true)})))
+	server.Register(MutatePath, limit(NewMutatingEndpoint(&MutatingHandler{shared})))
+	server.Register(ValidatePath, limit(NewValidatingEndpoint(&ValidatingHandler{shared})))
 }
 
 // addProbes adds /healthz and /readyz: ready once the webhook server

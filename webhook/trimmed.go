@@ -1,0 +1,338 @@
+package webhook
+
+// The trimmed decode targets: the one pass over an AdmissionReview that the
+// request path makes. They mirror the Kubernetes types field for field
+// (same JSON names, same pointer-ness, so null and duplicate keys decode as
+// the API server decodes them), but hold only what policy/ reads, and turn
+// into the corev1/appsv1/batchv1 objects policy.Evaluate takes, with only
+// those fields set. What policy/ reads (its rule files' "Reads:" headers):
+//
+//   - metadata: name, namespace, labels, annotations (kept whole: the mirror,
+//     legacy seccomp and recording annotations), ownerReferences;
+//   - the pod spec: securityContext.seccompProfile; for every init, regular
+//     and ephemeral container its name and securityContext.seccompProfile
+//     and privileged; runtimeClassName, os, nodeName, nodeSelector,
+//     affinity.nodeAffinity, tolerations, schedulingGates;
+//   - on a workload UPDATE, whether the pod template changed at all
+//     (defaulting.go compares the whole template). The template's raw bytes
+//     are kept for that: equal bytes are an equal template; otherwise both
+//     templates are decoded whole (fullTemplates), off the hot path.
+//
+// TestTrimmedTypesMirror checks every field against the Kubernetes type it
+// mirrors, and the differential tests (differential_test.go) check that a
+// full decode and this one give the same responses on the golden fixtures,
+// the Pod Security Admission fixtures and fuzzed objects, so a field a rule
+// starts reading cannot be left out here unnoticed.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/seccomp-guard/seccomp-guard/policy"
+)
+
+// trimmedReview is an admission.k8s.io/v1 AdmissionReview.
+type trimmedReview struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Request    *trimmedRequest `json:"request"`
+}
+
+// trimmedRequest is the part of an AdmissionRequest the webhook reads.
+type trimmedRequest struct {
+	UID         types.UID                   `json:"uid"`
+	Kind        metav1.GroupVersionKind     `json:"kind"`
+	Resource    metav1.GroupVersionResource `json:"resource"`
+	SubResource string                      `json:"subResource"`
+	Name        string                      `json:"name"`
+	Namespace   string                      `json:"namespace"`
+	Operation   admissionv1.Operation       `json:"operation"`
+	UserInfo    trimmedUserInfo             `json:"userInfo"`
+	Object      *trimmedObject              `json:"object"`
+	OldObject   *trimmedObject              `json:"oldObject"`
+}
+
+type trimmedUserInfo struct {
+	Username string `json:"username"`
+}
+
+// trimmedObject is any kind of policy.Kinds(): a Pod (its spec is the pod
+// spec), a workload (spec.template, or spec.jobTemplate.spec.template) or a
+// PodTemplate (template). Which part counts is decided by request.kind.
+type trimmedObject struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   trimmedMeta     `json:"metadata"`
+	Spec       trimmedSpec     `json:"spec"`
+	Template   trimmedTemplate `json:"template"` // PodTemplate
+}
+
+type trimmedMeta struct {
+	Name            string                  `json:"name"`
+	Namespace       string                  `json:"namespace"`
+	Labels          map[string]string       `json:"labels"`
+	Annotations     map[string]string       `json:"annotations"`
+	OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+}
+
+// trimmedSpec is the union of a Pod's spec and a workload's spec.
+type trimmedSpec struct {
+	trimmedPodSpec
+	Template    trimmedTemplate    `json:"template"`    // Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, ReplicationController
+	JobTemplate trimmedJobTemplate `json:"jobTemplate"` // CronJob
+}
+
+type trimmedJobTemplate struct {
+	Spec trimmedJobSpec `json:"spec"`
+}
+
+type trimmedJobSpec struct {
+	Template trimmedTemplate `json:"template"`
+}
+
+// trimmedTemplate is a PodTemplateSpec. It keeps its raw bytes (a slice of
+// the request body, which lives as long as the request), and whether it was
+// present and not null: a ReplicationController's template is a pointer.
+type trimmedTemplate struct {
+	raw     []byte
+	present bool
+	templateFields
+}
+
+type templateFields struct {
+	Metadata trimmedMeta    `json:"metadata"`
+	Spec     trimmedPodSpec `json:"spec"`
+}
+
+// errDuplicateTemplate: a pod template given twice in one object. The API
+// server never sends one (it encodes the stored object); it is refused
+// rather than guessed at, since the template's raw bytes decide whether a
+// workload UPDATE changed it.
+var errDuplicateTemplate = errors.New("the object gives its pod template twice (a duplicate \"template\" key)")
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *trimmedTemplate) UnmarshalJSON(data []byte) error {
+	if t.raw != nil {
+		return errDuplicateTemplate
+	}
+	t.raw = data
+	if bytes.Equal(data, []byte("null")) {
+		return nil // as encoding/json: a struct stays as it is, a pointer becomes nil (present stays false)
+	}
+	t.present = true
+	return kjson.UnmarshalCaseSensitivePreserveInts(data, &t.templateFields)
+}
+
+type trimmedPodSpec struct {
+	SecurityContext     *trimmedPodSecurityContext `json:"securityContext"`
+	InitContainers      []trimmedContainer         `json:"initContainers"`
+	Containers          []trimmedContainer         `json:"containers"`
+	EphemeralContainers []trimmedContainer         `json:"ephemeralContainers"`
+	RuntimeClassName    *string                    `json:"runtimeClassName"`
+	OS                  *corev1.PodOS              `json:"os"`
+	NodeName            string                     `json:"nodeName"`
+	NodeSelector        map[string]string          `json:"nodeSelector"`
+	Affinity            *trimmedAffinity           `json:"affinity"`
+	Tolerations         []corev1.Toleration        `json:"tolerations"`
+	SchedulingGates     []corev1.PodSchedulingGate `json:"schedulingGates"`
+}
+
+type trimmedPodSecurityContext struct {
+	SeccompProfile *corev1.SeccompProfile `json:"seccompProfile"`
+}
+
+type trimmedContainer struct {
+	Name            string                  `json:"name"`
+	SecurityContext *trimmedSecurityContext `json:"securityContext"`
+}
+
+type trimmedSecurityContext struct {
+	SeccompProfile *corev1.SeccompProfile `json:"seccompProfile"`
+	Privileged     *bool                  `json:"privileged"`
+}
+
+type trimmedAffinity struct {
+	NodeAffinity *corev1.NodeAffinity `json:"nodeAffinity"`
+}
+
+// decodeReview decodes an AdmissionReview body in one pass, with the API
+// server's own decoder (sigs.k8s.io/json: case-sensitive keys, the last of
+// duplicate keys wins, as in every Kubernetes decode).
+func decodeReview(body []byte) (*trimmedReview, error) {
+	var r trimmedReview
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (m *trimmedMeta) objectMeta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Annotations: m.Annotations, OwnerReferences: m.OwnerReferences}
+}
+
+func (s *trimmedPodSpec) podSpec() corev1.PodSpec {
+	out := corev1.PodSpec{
+		RuntimeClassName: s.RuntimeClassName,
+		OS:               s.OS,
+		NodeName:         s.NodeName,
+		NodeSelector:     s.NodeSelector,
+		Tolerations:      s.Tolerations,
+		SchedulingGates:  s.SchedulingGates,
+		InitContainers:   containers(s.InitContainers),
+		Containers:       containers(s.Containers),
+	}
+	if s.SecurityContext != nil {
+		out.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: s.SecurityContext.SeccompProfile}
+	}
+	if s.Affinity != nil {
+		out.Affinity = &corev1.Affinity{NodeAffinity: s.Affinity.NodeAffinity}
+	}
+	if s.EphemeralContainers != nil {
+		out.EphemeralContainers = make([]corev1.EphemeralContainer, len(s.EphemeralContainers))
+		for i := range s.EphemeralContainers {
+			c := &s.EphemeralContainers[i]
+			out.EphemeralContainers[i].Name = c.Name
+			out.EphemeralContainers[i].SecurityContext = c.SecurityContext.securityContext()
+		}
+	}
+	return out
+}
+
+func containers(in []trimmedContainer) []corev1.Container {
+	if in == nil {
+		return nil
+	}
+	out := make([]corev1.Container, len(in))
+	for i := range in {
+		out[i].Name = in[i].Name
+		out[i].SecurityContext = in[i].SecurityContext.securityContext()
+	}
+	return out
+}
+
+func (sc *trimmedSecurityContext) securityContext() *corev1.SecurityContext {
+	if sc == nil {
+		return nil
+	}
+	return &corev1.SecurityContext{SeccompProfile: sc.SeccompProfile, Privileged: sc.Privileged}
+}
+
+func (t *trimmedTemplate) template() corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{ObjectMeta: t.Metadata.objectMeta(), Spec: t.Spec.podSpec()}
+}
+
+// templatePtr is the template of a ReplicationController: nil when absent or null.
+func (t *trimmedTemplate) templatePtr() *corev1.PodTemplateSpec {
+	if !t.present {
+		return nil
+	}
+	out := t.template()
+	return &out
+}
+
+// podTemplate returns the object's pod template as decoded for kind k, or
+// nil for a Pod.
+func (o *trimmedObject) podTemplate(k *policy.Kind) *trimmedTemplate {
+	switch {
+	case k.IsPod():
+		return nil
+	case k.Kind == "CronJob":
+		return &o.Spec.JobTemplate.Spec.Template
+	case k.Kind == "PodTemplate":
+		return &o.Template
+	}
+	return &o.Spec.Template
+}
+
+// object turns the trimmed object into the typed object of kind k that
+// policy.Evaluate takes. tmpl, when set, replaces the pod template (a
+// workload UPDATE whose template's bytes changed: fullTemplates).
+func (o *trimmedObject) object(k *policy.Kind, full *corev1.PodTemplateSpec) (runtime.Object, error) {
+	tm := metav1.TypeMeta{APIVersion: o.APIVersion, Kind: o.Kind}
+	meta := o.Metadata.objectMeta()
+	tmpl := func() corev1.PodTemplateSpec {
+		if full != nil {
+			return *full
+		}
+		return o.podTemplate(k).template()
+	}
+	switch k.GroupVersionKind {
+	case corev1.SchemeGroupVersion.WithKind("Pod"):
+		return &corev1.Pod{TypeMeta: tm, ObjectMeta: meta, Spec: o.Spec.podSpec()}, nil
+	case appsv1.SchemeGroupVersion.WithKind("Deployment"):
+		return &appsv1.Deployment{TypeMeta: tm, ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: tmpl()}}, nil
+	case appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):
+		return &appsv1.ReplicaSet{TypeMeta: tm, ObjectMeta: meta, Spec: appsv1.ReplicaSetSpec{Template: tmpl()}}, nil
+	case appsv1.SchemeGroupVersion.WithKind("StatefulSet"):
+		return &appsv1.StatefulSet{TypeMeta: tm, ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Template: tmpl()}}, nil
+	case appsv1.SchemeGroupVersion.WithKind("DaemonSet"):
+		return &appsv1.DaemonSet{TypeMeta: tm, ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Template: tmpl()}}, nil
+	case batchv1.SchemeGroupVersion.WithKind("Job"):
+		return &batchv1.Job{TypeMeta: tm, ObjectMeta: meta, Spec: batchv1.JobSpec{Template: tmpl()}}, nil
+	case batchv1.SchemeGroupVersion.WithKind("CronJob"):
+		return &batchv1.CronJob{TypeMeta: tm, ObjectMeta: meta, Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl()}}}}, nil
+	case corev1.SchemeGroupVersion.WithKind("ReplicationController"):
+		rc := &corev1.ReplicationController{TypeMeta: tm, ObjectMeta: meta}
+		if full != nil {
+			rc.Spec.Template = full
+		} else {
+			rc.Spec.Template = o.Spec.Template.templatePtr()
+		}
+		return rc, nil
+	case corev1.SchemeGroupVersion.WithKind("PodTemplate"):
+		return &corev1.PodTemplate{TypeMeta: tm, ObjectMeta: meta, Template: tmpl()}, nil
+	}
+	return nil, fmt.Errorf("seccomp-guard has no trimmed decoding for %s (a kind added to policy.Kinds without one in webhook/trimmed.go)", k.GroupVersionKind)
+}
+
+// objects returns the request's object and old object as policy.Evaluate
+// takes them. On a workload UPDATE whose pod template's bytes differ, both
+// templates are decoded whole, since defaulting asks whether anything in
+// the template changed; equal bytes are an equal template.
+func (r *trimmedRequest) objects(k *policy.Kind) (obj, old runtime.Object, code int32, err error) {
+	if r.Object == nil {
+		return nil, nil, 400, errors.New("the AdmissionReview request carries no object; seccomp-guard needs it to decide")
+	}
+	var fullNew, fullOld *corev1.PodTemplateSpec
+	if r.Operation == admissionv1.Update && r.OldObject != nil && !k.IsPod() {
+		nt, ot := r.Object.podTemplate(k), r.OldObject.podTemplate(k)
+		if !bytes.Equal(nt.raw, ot.raw) && nt.present && ot.present {
+			if fullNew, err = fullTemplate(nt.raw, "object"); err != nil {
+				return nil, nil, 400, err
+			}
+			if fullOld, err = fullTemplate(ot.raw, "oldObject"); err != nil {
+				return nil, nil, 400, err
+			}
+		}
+	}
+	if obj, err = r.Object.object(k, fullNew); err != nil {
+		return nil, nil, 500, err
+	}
+	if r.Operation == admissionv1.Update {
+		if r.OldObject == nil {
+			return nil, nil, 400, errors.New("the AdmissionReview request carries no oldObject; seccomp-guard needs it to decide")
+		}
+		if old, err = r.OldObject.object(k, fullOld); err != nil {
+			return nil, nil, 500, err
+		}
+	}
+	return obj, old, 200, nil
+}
+
+func fullTemplate(raw []byte, which string) (*corev1.PodTemplateSpec, error) {
+	var t corev1.PodTemplateSpec
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &t); err != nil {
+		return nil, fmt.Errorf("the request's %s has a pod template that does not decode: %w", which, err)
+	}
+	return &t, nil
+}
