@@ -105,6 +105,11 @@ and update on what it writes.`,
 			if err != nil {
 				return err
 			}
+			if output != "" {
+				if err := recording.CheckFileOutput(profiles, output); err != nil {
+					return err
+				}
+			}
 			// Messages go to stderr when stdout holds the profile.
 			msg := cmd.OutOrStdout()
 			if output == "-" {
@@ -159,7 +164,6 @@ and update on what it writes.`,
 	f.StringVar(&configMapKey, "configmap-key", "", "the ConfigMap key to write the one profile to (default: <container>.json)")
 	f.StringVar(&seccompProfile, "seccomp-profile", "", "write a Security Profiles Operator SeccompProfile of this name (<name>-<container> when several containers are written), in the workload's namespace when the operator's kind is namespaced; created or updated")
 	f.BoolVar(&opts.NoLogFlag, "no-log-flag", false, "leave out SECCOMP_FILTER_FLAG_LOG, for nodes whose runc is older than 1.2 (refusals then leave no audit record)")
-	_ = cmd.MarkFlagRequired("workload")
 	return cmd
 }
 

@@ -151,6 +151,9 @@ func (s Selector) Validate() error {
 	if s.Namespace == "" {
 		return fmt.Errorf("no namespace: give --namespace (-n) with the namespace of the recorded workload")
 	}
+	if s.Workload == "" {
+		return fmt.Errorf("no workload: give --workload with the recorded pods' top-level owner as Kind/name, e.g. Deployment/web (seccomp-guard profile recordings lists them)")
+	}
 	kind, name, ok := strings.Cut(s.Workload, "/")
 	if !ok || kind == "" || name == "" || strings.Contains(name, "/") {
 		return fmt.Errorf("--workload %q is not Kind/name: give the pods' top-level owner as the recordings name it, e.g. Deployment/web or Pod/debug (seccomp-guard profile recordings lists them)", s.Workload)

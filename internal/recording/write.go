@@ -35,14 +35,10 @@ func WriteFiles(profiles []*Profile, output string, stdout io.Writer) ([]string,
 	if len(profiles) == 0 {
 		return nil, nil
 	}
-	dir := strings.HasSuffix(output, "/")
-	if fi, err := os.Stat(output); err == nil && fi.IsDir() {
-		dir = true
+	if err := CheckFileOutput(profiles, output); err != nil {
+		return nil, err
 	}
-	if !dir && len(profiles) > 1 {
-		return nil, fmt.Errorf("%s has recordings of %d containers (%s), and --output %q is one file: give --container for one of them, or a directory to --output (one <container>.json each)",
-			profiles[0].Recording.Workload, len(profiles), containerList(profiles), output)
-	}
+	dir := isDir(output)
 	if output == "-" {
 		if _, err := stdout.Write(profiles[0].JSON); err != nil {
 			return nil, err
@@ -66,6 +62,29 @@ func WriteFiles(profiles []*Profile, output string, stdout io.Writer) ([]string,
 		wrote = append(wrote, path)
 	}
 	return wrote, nil
+}
+
+// CheckFileOutput says whether output can take the profiles: several need
+// a directory.
+func CheckFileOutput(profiles []*Profile, output string) error {
+	if len(profiles) <= 1 || isDir(output) {
+		return nil
+	}
+	what := fmt.Sprintf("--output %q is one file", output)
+	if output == "-" {
+		what = "stdout takes one profile"
+	}
+	return fmt.Errorf("%s has recordings of %d containers (%s), and %s: give --container for one of them, or a directory to --output (one <container>.json each)",
+		profiles[0].Recording.Workload, len(profiles), containerList(profiles), what)
+}
+
+// isDir: output is an existing directory or ends with "/".
+func isDir(output string) bool {
+	if strings.HasSuffix(output, "/") {
+		return true
+	}
+	fi, err := os.Stat(output)
+	return err == nil && fi.IsDir()
 }
 
 func containerList(profiles []*Profile) string {

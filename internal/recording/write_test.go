@@ -51,7 +51,7 @@ func TestWriteFiles(t *testing.T) {
 		{name: "several to one file", containers: []string{"app", "sidecar"}, output: filepath.Join(dir, "web.json"),
 			wantErr: `Deployment/web has recordings of 2 containers (app, sidecar), and --output "` + filepath.Join(dir, "web.json") + `" is one file: give --container for one of them, or a directory to --output (one <container>.json each)`},
 		{name: "several to stdout", containers: []string{"app", "sidecar"}, output: "-",
-			wantErr: `Deployment/web has recordings of 2 containers (app, sidecar), and --output "-" is one file: give --container for one of them, or a directory to --output (one <container>.json each)`},
+			wantErr: `Deployment/web has recordings of 2 containers (app, sidecar), and stdout takes one profile: give --container for one of them, or a directory to --output (one <container>.json each)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
