@@ -17,7 +17,9 @@ import (
 
 var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-func at(minutes int) *metav1.Time { return &metav1.Time{Time: t0.Add(time.Duration(minutes) * time.Minute)} }
+func at(minutes int) *metav1.Time {
+	return &metav1.Time{Time: t0.Add(time.Duration(minutes) * time.Minute)}
+}
 
 // rec is a node's recording of one container; tweak changes it.
 func rec(ns, workload, container string, syscalls ...string) v1alpha1.RecordingStatus {
