@@ -14,7 +14,9 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 )
@@ -26,6 +28,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// envtest.InstallCRDs logs through controller-runtime; nothing to see.
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(framework.Main(m, framework.Suite{Setup: setUp}))
 }
 
