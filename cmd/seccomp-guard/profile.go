@@ -97,6 +97,12 @@ and update on what it writes.`,
 			if err != nil {
 				return err
 			}
+			if seccompProfile != "" {
+				// Before anything is written.
+				if err := recording.CheckSeccompProfileKind(c); err != nil {
+					return err
+				}
+			}
 			invs, err := recording.ListInventories(cmd.Context(), c)
 			if err != nil {
 				return err
@@ -127,8 +133,8 @@ and update on what it writes.`,
 					return err
 				}
 				if output != "-" {
-					fmt.Fprintf(msg, "wrote %s: copy %s under the kubelet's seccomp root on every node (the agent reports it), and set seccompProfile {type: Localhost, localhostProfile: <its path there>}\n",
-						strings.Join(wrote, ", "), pick(len(wrote), "it", "them"))
+					fmt.Fprintf(msg, "wrote %s: copy %s under the kubelet's seccomp root on every node (each node's agent then lists %s in its NodeSeccompInventory), and set seccompProfile {type: Localhost, localhostProfile: <the path under that root>}\n",
+						strings.Join(wrote, ", "), pick(len(wrote), "it", "them"), pick(len(wrote), "it", "them"))
 				}
 			}
 			if configMap != "" {

@@ -43,6 +43,7 @@ func TestProfileCommands(t *testing.T) {
 		wantStdout []string // substrings
 		wantStderr string   // exact, when set
 		wantErrHas string
+		wantNoPath string // a path that must not exist afterwards
 	}{
 		{name: "one container to stdout", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web", "--container", "app"},
 			wantStdout: []string{"{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n", "\"accept4\",", "\"write\""},
@@ -52,8 +53,9 @@ func TestProfileCommands(t *testing.T) {
 				"wrote " + filepath.Join(dir, "app.json") + ", " + filepath.Join(dir, "sidecar.json") + ": copy them under the kubelet's seccomp root on every node"}},
 		{name: "configmap", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web", "--configmap", "web-seccomp"},
 			wantStdout: []string{"wrote ConfigMap shop/web-seccomp, keys app.json, sidecar.json\n"}},
-		{name: "no SPO", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web", "--container", "app", "--seccomp-profile", "web"},
-			wantCode:   exitError,
+		{name: "no SPO, nothing written", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web", "--container", "app", "--seccomp-profile", "web",
+			"-o", filepath.Join(dir, "nospo") + "/"},
+			wantCode: exitError, wantNoPath: filepath.Join(dir, "nospo"),
 			wantErrHas: "Error: the cluster has no SeccompProfile kind (security-profiles-operator.x-k8s.io/v1beta1): the Security Profiles Operator is not installed; install it (https://github.com/kubernetes-sigs/security-profiles-operator), or write the profile with --configmap or --output instead\n"},
 		{name: "several containers to stdout", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web"},
 			wantCode:   exitError,
@@ -92,6 +94,10 @@ func TestProfileCommands(t *testing.T) {
 			}
 			if tt.wantErrHas != "" {
 				assert.True(t, strings.HasPrefix(stderr, tt.wantErrHas), "stderr: %s", stderr)
+			}
+			if tt.wantNoPath != "" {
+				assert.NoFileExists(t, tt.wantNoPath)
+				assert.NoDirExists(t, tt.wantNoPath)
 			}
 		})
 	}

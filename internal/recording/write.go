@@ -210,14 +210,11 @@ type SeccompProfileResult struct {
 // namespaced). It fails with ErrNoSeccompProfileKind when the cluster does
 // not serve the kind.
 func WriteSeccompProfiles(ctx context.Context, c client.Client, namespace, name string, profiles []*Profile) ([]SeccompProfileResult, error) {
-	mapping, err := c.RESTMapper().RESTMapping(SeccompProfileGVK.GroupKind(), SeccompProfileGVK.Version)
-	if meta.IsNoMatchError(err) {
-		return nil, ErrNoSeccompProfileKind
-	}
+	namespaced, err := seccompProfileNamespaced(c)
 	if err != nil {
-		return nil, fmt.Errorf("looking up the SeccompProfile kind: %w", err)
+		return nil, err
 	}
-	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+	if !namespaced {
 		namespace = ""
 	}
 	var out []SeccompProfileResult
@@ -257,6 +254,27 @@ func WriteSeccompProfiles(ctx context.Context, c client.Client, namespace, name 
 		out = append(out, SeccompProfileResult{Namespace: namespace, Name: n, LocalhostProfile: lp})
 	}
 	return out, nil
+}
+
+// CheckSeccompProfileKind fails with ErrNoSeccompProfileKind when the
+// cluster does not serve the operator's SeccompProfile, so that a command
+// can stop before it writes anything else.
+func CheckSeccompProfileKind(c client.Client) error {
+	_, err := seccompProfileNamespaced(c)
+	return err
+}
+
+// seccompProfileNamespaced asks the API server whether the SeccompProfile
+// kind is namespaced.
+func seccompProfileNamespaced(c client.Client) (bool, error) {
+	mapping, err := c.RESTMapper().RESTMapping(SeccompProfileGVK.GroupKind(), SeccompProfileGVK.Version)
+	if meta.IsNoMatchError(err) {
+		return false, ErrNoSeccompProfileKind
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up the SeccompProfile kind: %w", err)
+	}
+	return mapping.Scope.Name() == meta.RESTScopeNameNamespace, nil
 }
 
 func objectName(namespace, name string) string {
