@@ -159,7 +159,8 @@ func Build(rec Recording, opts Options) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.JSON = append(b, '\n')
+	b = append(b, '\n')
+	p.JSON = b
 	if err := checkProfile(p.JSON); err != nil {
 		return nil, fmt.Errorf("the profile built from the recording of %s %w; this is a bug in seccomp-guard, please report it with the recording (kubectl get nodeseccompinventories -o yaml)", rec.Key(), err)
 	}
