@@ -47,7 +47,7 @@ func TestProfileCommands(t *testing.T) {
 	}{
 		{name: "one container to stdout", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web", "--container", "app"},
 			wantStdout: []string{"{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n", "\"accept4\",", "\"write\""},
-			wantStderr: "recorded namespace shop, Deployment/web, container app: 63 syscalls allowed (3 recorded, 60 runtime baseline), 10 records from 2 pods on 2 nodes (n1, n2), last seen 2026-12-01T10:00:00Z\n"},
+			wantStderr: "recorded namespace shop, Deployment/web, container app: 62 syscalls allowed (3 recorded, 59 runtime baseline), 10 records from 2 pods on 2 nodes (n1, n2), last seen 2026-12-01T10:00:00Z\n"},
 		{name: "every container to a directory", args: []string{"profile", "record", "-n", "shop", "--workload", "Deployment/web", "-o", dir + "/"},
 			wantStdout: []string{"recorded namespace shop, Deployment/web, container sidecar: ",
 				"wrote " + filepath.Join(dir, "app.json") + ", " + filepath.Join(dir, "sidecar.json") + ": copy them under the kubelet's seccomp root on every node"}},

@@ -40,11 +40,13 @@ var runtimeBaseline = []struct {
 			"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield", "sigaltstack", "tgkill"},
 	},
 	{
-		// syncParentReady/readSync/writeSync on the init pipe, logrus on the
-		// log pipe, closing both, and the exec FIFO reopened through
-		// /proc/thread-self/fd and written (standard_init_linux.go).
+		// The init pipe (a SOCK_SEQPACKET pair: writes are write(2), reads
+		// peek the size with recvfrom(MSG_PEEK|MSG_TRUNC) then read, in
+		// sync_unix.go), logrus on the log pipe, closing both, and the exec
+		// FIFO reopened through /proc/thread-self/fd and written
+		// (standard_init_linux.go).
 		why:   "runc init's pipes and exec FIFO",
-		names: []string{"close", "fcntl", "openat", "read", "recvfrom", "sendto", "write"},
+		names: []string{"close", "fcntl", "openat", "read", "recvfrom", "write"},
 	},
 	{
 		// pathrs-lite (filepath-securejoin) opens /proc/thread-self safely:

@@ -264,6 +264,6 @@ func TestBuildAll(t *testing.T) {
 	assert.Equal(t, "app", ps[0].Recording.Container)
 	assert.Equal(t, []string{"accept4", "read"}, ps[0].Recorded)
 	assert.Equal(t, "sidecar", ps[1].Recording.Container)
-	assert.Equal(t, "namespace shop, Deployment/web, container app: 63 syscalls allowed (2 recorded, 61 runtime baseline), 20 records from 2 pods on 2 nodes (n1, n2), last seen 2026-12-01T10:05:00Z",
+	assert.Equal(t, "namespace shop, Deployment/web, container app: 62 syscalls allowed (2 recorded, 60 runtime baseline), 20 records from 2 pods on 2 nodes (n1, n2), last seen 2026-12-01T10:05:00Z",
 		ps[0].Summary())
 }
