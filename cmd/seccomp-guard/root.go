@@ -85,6 +85,7 @@ that a per-node agent keeps current.`,
 	root.AddCommand(newNativePoliciesCommand())
 	root.AddCommand(newChartHookCommand())
 	root.AddCommand(newViolationsCommand())
+	root.AddCommand(newProfileCommand())
 	return root
 }
 
