@@ -153,7 +153,7 @@ func TestRecording(t *testing.T) {
 			}
 			return nil
 		})
-		require.NoError(t, err, describePods(ctx, recNS))
+		require.NoError(t, err, "recording so far: %+v\npods:\n%s\nthe agent's log:\n%s", rec, describePods(ctx, recNS), agentLog(ctx, releaseNS))
 		t.Logf("recorded %d syscalls from %d pods in %d records: %v", len(rec.Syscalls), rec.Pods, rec.Records, rec.Syscalls)
 
 		// Recording is not a violation: no Event, no violation sample.
@@ -309,4 +309,18 @@ func waitAppPodStarted(ctx context.Context, t *testing.T, ns, app string) string
 	})
 	require.NoError(t, err, describePods(ctx, ns))
 	return name
+}
+
+// agentLog is the end of the chart-installed agent's log.
+func agentLog(ctx context.Context, releaseNS string) string {
+	var pods corev1.PodList
+	if err := node.Client.List(ctx, &pods, client.InNamespace(releaseNS), client.MatchingLabels{"app.kubernetes.io/component": "agent"}); err != nil || len(pods.Items) == 0 {
+		return fmt.Sprintf("no agent pod (%v)", err)
+	}
+	log, err := node.PodLog(releaseNS, pods.Items[0].Name, "agent")
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }

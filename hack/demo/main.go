@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +35,7 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/internal/cli"
 	"github.com/seccomp-guard/seccomp-guard/internal/localcluster"
+	"github.com/seccomp-guard/seccomp-guard/internal/recording"
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
@@ -127,6 +129,9 @@ func run() error {
 	}
 
 	if err := d.showViolation(ctx); err != nil {
+		return err
+	}
+	if err := d.showRecording(ctx); err != nil {
 		return err
 	}
 
@@ -246,6 +251,10 @@ func (d *demo) installChart(ctx context.Context) error {
 		// in the host's network, on ports away from anything else here.
 		"--set", "agent.violations.enabled=true",
 		"--set", "agent.violations.eventInterval=10s",
+		// Recording: the agent writes the logging profile and collects
+		// what annotated pods in labelled namespaces call.
+		"--set", "agent.recording.enabled=true",
+		"--set", "agent.recording.interval=2s",
 		"--set", fmt.Sprintf("agent.healthPort=%d", agentHealthPort),
 		"--set", fmt.Sprintf("agent.metricsPort=%d", agentMetricsPort),
 		"--wait", "--timeout", "5m"}
@@ -635,4 +644,179 @@ func (d *demo) printViolationMetric(ctx context.Context, ns string) error {
 	}
 	fmt.Printf("    on the node: seccomp-guard violations --node %s --kubeconfig %s\n", d.c.NodeName, d.c.Kubeconfig)
 	return sc.Err()
+}
+
+// recordedApp is the application the demo records: it makes a directory,
+// writes and reads a file, and sleeps. set -e: a refused syscall stops it.
+const recordedApp = `set -e; mkdir -p /tmp/work/a; echo recorded > /tmp/work/a/f; cat /tmp/work/a/f; exec sleep 3600`
+
+func appDeployment(ns string, tweak func(*corev1.PodTemplateSpec)) *appsv1.Deployment {
+	labels := map[string]string{"app": "app"}
+	one := int32(1)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: new(int64),
+					Containers: []corev1.Container{{
+						Name: "main", Image: localcluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
+						Command: []string{"sh", "-c", recordedApp},
+					}},
+				},
+			},
+		},
+	}
+	tweak(&d.Spec.Template)
+	return d
+}
+
+// showRecording walks docs/recording.md: record a Deployment under the
+// logging profile, write its least-privilege profile, install it on the
+// node, and run the same Deployment under it in an enforced namespace.
+func (d *demo) showRecording(ctx context.Context) error {
+	c := d.c
+	step("recording an application: from no profile to a least-privilege Localhost profile (docs/recording.md)")
+	if !c.Runc.SeccompFlags() {
+		fmt.Printf("    (%s cannot load profile flags: the recorded profile is written with --no-log-flag)\n", c.Runc.String())
+	}
+	const recNS, appNS = "demo-recording", "demo-recorded"
+	for _, ns := range []*corev1.Namespace{
+		{ObjectMeta: metav1.ObjectMeta{Name: recNS, Labels: map[string]string{policy.ModeLabel: string(v1alpha1.ModeEnforce), policy.RecordingLabel: policy.RecordingEnabled}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: appNS, Labels: map[string]string{policy.ModeLabel: string(v1alpha1.ModeEnforce)}}},
+	} {
+		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	fmt.Printf("    namespace %s is labelled %s=%s (a cluster administrator's label)\n", recNS, policy.RecordingLabel, policy.RecordingEnabled)
+	dep := appDeployment(recNS, func(t *corev1.PodTemplateSpec) {
+		t.Annotations = map[string]string{policy.RecordAnnotation: "true"}
+	})
+	if err := c.Client.Create(ctx, dep); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
+		return err
+	}
+	fmt.Printf("    Deployment %s/app, annotated %s=true: the webhook set its profile to %s\n", recNS, policy.RecordAnnotation, profileString(dep.Spec.Template.Spec.SecurityContext))
+
+	refused := appDeployment(appNS, func(t *corev1.PodTemplateSpec) {
+		t.Annotations = map[string]string{policy.RecordAnnotation: "true"}
+	})
+	if err := c.Client.Create(ctx, refused, client.DryRunAll); err != nil {
+		fmt.Printf("    the same in namespace %s, which is not labelled, is refused:\n      %s\n", appNS, err)
+	}
+
+	var rec *v1alpha1.RecordingStatus
+	deadline := time.Now().Add(2 * time.Minute)
+	for rec == nil || !slicesContain(rec.Syscalls, "nanosleep", "clock_nanosleep") {
+		if time.Now().After(deadline) {
+			fmt.Printf("    nothing recorded within 2m; the agent's log: %s/%s_*\n", c.PodLogsDir, releaseNamespace)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		var inv v1alpha1.NodeSeccompInventory
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: c.NodeName}, &inv); err != nil {
+			return err
+		}
+		for i := range inv.Status.Recordings {
+			if r := &inv.Status.Recordings[i]; r.Namespace == recNS && r.Workload == "Deployment/app" && r.Container == "main" {
+				rec = r
+			}
+		}
+	}
+	fmt.Printf("    the agent recorded %d syscalls in %d records: kubectl get nodeseccompinventory %s -o jsonpath='{.status.recordings}'\n", len(rec.Syscalls), rec.Records, c.NodeName)
+
+	invs, err := recording.ListInventories(ctx, c.Client)
+	if err != nil {
+		return err
+	}
+	profiles, err := recording.BuildAll(invs, recording.Selector{Namespace: recNS, Workload: "Deployment/app", Container: "main"}, recording.Options{NoLogFlag: !c.Runc.SeccompFlags()})
+	if err != nil {
+		return err
+	}
+	p := profiles[0]
+	fmt.Printf("    seccomp-guard profile record -n %s --workload Deployment/app --container main -o app.json\n", recNS)
+	for _, line := range strings.Split(strings.TrimSpace(p.Summary()), "\n") {
+		fmt.Printf("      %s\n", line)
+	}
+	const installed = "demo/recorded-app.json"
+	file := filepath.Join(c.SeccompRoot, installed)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, p.JSON, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("    installed on %s as %s\n", c.NodeName, installed)
+
+	// Admission checks the profile is on the node: retry while the agent
+	// has not reported it yet.
+	run := appDeployment(appNS, func(t *corev1.PodTemplateSpec) {
+		lp := installed
+		t.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}}
+	})
+	err = framework.Poll(ctx, 500*time.Millisecond, time.Minute, "the Deployment under the recorded profile to be admitted", func(ctx context.Context) error {
+		err := c.Client.Create(ctx, run.DeepCopy())
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		var pods corev1.PodList
+		if err := c.Client.List(ctx, &pods, client.InNamespace(appNS), client.MatchingLabels{"app": "app"}); err != nil {
+			return err
+		}
+		for _, pod := range pods.Items {
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.State.Running != nil && time.Since(cs.State.Running.StartedAt.Time) > 5*time.Second {
+					fmt.Printf("    Deployment %s/app runs under localhost/%s: pod %s running, %d restarts (admission checked the profile is on %s)\n", appNS, installed, pod.Name, cs.RestartCount, c.NodeName)
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			fmt.Printf("    the Deployment under the recorded profile is not running after 90s:\n")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func slicesContain(have []string, names ...string) bool {
+	for _, h := range have {
+		for _, a := range names {
+			if h == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func profileString(sc *corev1.PodSecurityContext) string {
+	if sc == nil || sc.SeccompProfile == nil {
+		return "nothing"
+	}
+	if sc.SeccompProfile.LocalhostProfile != nil {
+		return "localhost/" + *sc.SeccompProfile.LocalhostProfile
+	}
+	return string(sc.SeccompProfile.Type)
 }

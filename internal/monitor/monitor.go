@@ -152,6 +152,7 @@ type Monitor struct {
 	writer     *eventWriter
 	queue      chan violations.Record
 
+	pending          *pending
 	recorder         *recorder // nil unless recording is enabled
 	recordingsLoaded bool
 	lastRecording    time.Time
@@ -169,6 +170,7 @@ func New(c client.Client, source violations.Source, opts Options, log logr.Logge
 		agg:        newAggregator(opts.MaxEventKeys, opts.EventFirstDelay, opts.EventInterval),
 		writer:     &eventWriter{client: c, node: opts.NodeName, limiter: rate.NewLimiter(rate.Limit(opts.EventQPS), opts.EventBurst)},
 		queue:      make(chan violations.Record, opts.QueueSize),
+		pending:    newPending(),
 		recorder:   recorderFor(opts),
 	}
 }
@@ -283,6 +285,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 		case r := <-m.queue:
 			m.Handle(r)
 		case <-tick.C():
+			m.resolvePending()
 			m.flush(ctx)
 			m.flushRecordings(ctx)
 			if counted != nil { // what the source knows it missed, as counters
@@ -321,21 +324,35 @@ func (m *Monitor) Handle(r violations.Record) {
 	a := m.attributor.Attribute(r)
 	switch a.Origin {
 	case violations.OriginPod:
+		m.handlePod(a.Pod, r)
 	case violations.OriginHost:
 		unattributed.WithLabelValues("host-process", sys, act).Inc()
-		return
 	case violations.OriginContainer:
-		// A container of no pod on this node: not Kubernetes', or its pod
-		// is not in the informer yet.
-		unattributed.WithLabelValues("unknown-container", sys, act).Inc()
-		return
+		// A container of no pod on this node yet: its pod's status may
+		// not name it yet (pending.go). Not Kubernetes' when it stays
+		// unknown.
+		if !m.pending.add(a.ContainerID, r, m.Clock.Now()) {
+			unattributed.WithLabelValues("unknown-container", sys, act).Inc()
+		}
 	default:
 		// Gone before it was looked up (a killed process, a short-lived
 		// one), or unreadable: counted, not dropped.
 		unattributed.WithLabelValues("process-exited", sys, act).Inc()
-		return
 	}
-	pc := a.Pod
+}
+
+// resolvePending attributes the held records of containers the pod index
+// learned since, and counts the expired ones as unknown-container.
+func (m *Monitor) resolvePending() {
+	m.pending.resolve(m.Pods, m.Clock.Now(), m.handlePod, func(r violations.Record) {
+		unattributed.WithLabelValues("unknown-container", syscallLabel(r), actionLabel(r.Action)).Inc()
+	})
+}
+
+// handlePod publishes a record attributed to a pod's container: to its
+// recording, or as a violation.
+func (m *Monitor) handlePod(pc violations.PodContainer, r violations.Record) {
+	sys, act := syscallLabel(r), actionLabel(r.Action)
 	if m.recorder != nil && pc.Recording && r.Action == violations.ActionLog {
 		// A recording, not a violation: kept out of the metric and Events.
 		if m.recorder.add(pc, r, m.Clock.Now()) {

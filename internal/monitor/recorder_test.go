@@ -28,7 +28,6 @@ func recordedContainer(pod, uid string) violations.PodContainer {
 	return violations.PodContainer{Namespace: "shop", Pod: pod, UID: k8stypes.UID("uid-" + uid), Container: "app", Workload: "Deployment/web", Profile: "localhost/" + policy.RecordingProfile, Recording: true}
 }
 
-
 func rec(syscall string) violations.Record {
 	return violations.Record{Arch: "x86_64", Syscall: syscall, Action: violations.ActionLog}
 }
@@ -183,4 +182,55 @@ func TestWriteRecordings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "read", got[0].Syscalls[0])
 	assert.Equal(t, "Deployment/web", got[0].Workload)
+}
+
+// TestRecordsBeforeThePodKnowsTheContainer: a container's first records
+// come before its pod's status names it; they wait, and are attributed
+// once the index learns the container (here, to the recording), or
+// counted as unknown-container after the TTL.
+func TestRecordsBeforeThePodKnowsTheContainer(t *testing.T) {
+	const id = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
+	opts := DefaultOptions()
+	opts.NodeName = "node-a"
+	opts.ProcRoot = fakeProc(t, 888, id)
+	opts.RecordingDir = t.TempDir()
+	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).Build()
+	m := New(c, &loopSource{}, opts, logr.Discard())
+	clk := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
+	m.Clock = clk
+	at := time.Unix(1800000000, 0)
+	for _, s := range []string{"execve", "mkdir", "mkdir", "openat"} {
+		m.Handle(violations.Record{Time: at, PID: 888, Arch: "x86_64", Syscall: s, Action: violations.ActionLog})
+	}
+	unknown0 := testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG"))
+	m.resolvePending()
+	got, _ := m.recorder.snapshot(clk.Now())
+	assert.Empty(t, got, "nothing attributed before the pod names the container")
+
+	lp := policy.RecordingProfile
+	m.Pods.Upsert(&corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "rec", Name: "web-1", UID: "uid-1", Annotations: map[string]string{policy.RecordAnnotation: "true"}},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp}},
+			Containers:      []corev1.Container{{Name: "app"}},
+		},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://" + id}}},
+	})
+	clk.Step(2 * time.Second)
+	m.resolvePending()
+	got, _ = m.recorder.snapshot(clk.Now())
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"execve", "mkdir", "openat"}, got[0].Syscalls)
+	assert.Equal(t, int64(4), got[0].Records, "repeats are replayed")
+
+	// A container no pod ever names: counted after the TTL.
+	const other = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+	m.attributor.ProcRoot = fakeProc(t, 999, other)
+	m.Handle(violations.Record{Time: at, PID: 999, Arch: "x86_64", Syscall: "execve", Action: violations.ActionLog})
+	clk.Step(pendingTTL - time.Second)
+	m.resolvePending()
+	assert.Equal(t, unknown0, testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG")), "still waiting")
+	clk.Step(2 * time.Second)
+	m.resolvePending()
+	assert.Equal(t, unknown0+1, testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG")))
 }
