@@ -76,6 +76,7 @@ help: ## Show this help.
 		'$(FUZZTIME)' '$(BENCH)' '$(BENCHCOUNT)' '$(BENCHTIME)' '$(VERSION)'
 	@printf '           REGISTRY=<registry/path> IMAGE_TAG=<tag, default the chart appVersion> IMAGE_PLATFORMS=%s\n' \
 		'$(IMAGE_PLATFORMS)'
+	@printf '           SOAK_DURATION=%s SOAK_RATE=%s (make test-soak)\n' '$(SOAK_DURATION)' '$(SOAK_RATE)'
 
 ##@ Development
 
@@ -214,6 +215,18 @@ test-e2e: ## Run the e2e tests: real kube-apiserver, the real binary, a real nod
 .PHONY: test-e2e-run
 test-e2e-run: controlplane cert-manager $(HELM) $(TEST_NODE_DEPS) runc
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s SECCOMP_GUARD_SKIP_DIR='$(SKIP_DIR)' $(GO) test -count=1 -p 1 -timeout 60m ./e2e/...
+
+# The fault and soak suite (e2e/soak, build tag soak; docs/performance.md,
+# "Faults and soak"): not part of test or test-e2e. SOAK_DURATION (default
+# 10m) is the soak case's length, SOAK_RATE (default 20) pod creations per
+# second; e.g. make test-soak SOAK_DURATION=2m.
+SOAK_DURATION ?= 10m
+SOAK_RATE ?= 20
+
+.PHONY: test-soak
+test-soak: controlplane $(HELM) $(TEST_NODE_DEPS) runc ## Faults and soak on the real node through the installed chart: a webhook replica deleted, kube-apiserver restarted, the agent stopped, a SOAK_DURATION soak; counts failed admissions (root).
+	REQUIRE_REALNODE=1 KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s SOAK_DURATION=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) \
+		$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak
 
 .PHONY: demo
 demo: controlplane node-deps runc ## Start a real single-node cluster with seccomp-guard, apply examples/, show what happens (Ctrl-C stops; needs root).

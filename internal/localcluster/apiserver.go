@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -142,6 +143,29 @@ func (c *Cluster) configureAPIServer(env *envtest.Environment) error {
 	}
 	for _, k := range apiserverUnsetFlags {
 		args.Disable(k)
+	}
+	return nil
+}
+
+// StopAPIServer stops kube-apiserver (SIGTERM, then SIGKILL after envtest's
+// stop timeout) and leaves etcd and every other component running: an API
+// server outage, for fault tests. StartAPIServer brings it back.
+func (c *Cluster) StopAPIServer() error {
+	if err := c.ControlPlane.Env.ControlPlane.APIServer.Stop(); err != nil {
+		return fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, in place:
+// the same etcd (so the same objects and resource versions), the same
+// address and port, flags, certificates (CertDir is the cluster's, which
+// envtest neither regenerates nor removes) and client CA, so that every
+// client of the cluster, in pods or not, reconnects with the credentials
+// it has. It returns once /healthz answers ok.
+func (c *Cluster) StartAPIServer() error {
+	if err := c.ControlPlane.Env.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("starting kube-apiserver again: %w", err)
 	}
 	return nil
 }

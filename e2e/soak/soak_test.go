@@ -1,0 +1,403 @@
+//go:build soak
+
+package soak_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
+	"github.com/seccomp-guard/seccomp-guard/policy"
+)
+
+const (
+	release   = "seccomp-guard"
+	releaseNS = "sg-soak"
+	// loadNS is the enforced namespace the pods are created in.
+	loadNS = "soak"
+	// staleAfter is the policy's spec.localhost.staleAfter: short, so that
+	// a stopped agent's node turns unknown within the test.
+	staleAfter = 20 * time.Second
+	// profile is the Localhost profile on the node.
+	profile = "profiles/soak.json"
+)
+
+// authnUser is who the direct AdmissionReviews come from.
+func authnUser() authenticationv1.UserInfo {
+	return authenticationv1.UserInfo{Username: "soak-tester", Groups: []string{"system:authenticated"}}
+}
+
+// helm runs the pinned helm against the node's cluster.
+func helm(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, helmBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+node.Kubeconfig, "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("helm %s", strings.Join(args, " "))
+}
+
+// install installs the chart with two webhook replicas, self-managed
+// certificates, a short staleAfter and an agent Lease renewed every 2 s,
+// and a Localhost profile on the node; and creates the enforced namespace.
+func install(ctx context.Context, t *testing.T) {
+	t.Helper()
+	file := filepath.Join(node.SeccompRoot, profile)
+	must(t, os.MkdirAll(filepath.Dir(file), 0o755))
+	must(t, os.WriteFile(file, []byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["*"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644))
+	t.Cleanup(func() { _ = os.Remove(file) })
+	must(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: releaseNS, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"},
+	}}))
+	must(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: loadNS, Labels: map[string]string{policy.ModeLabel: "enforce"},
+	}}))
+	values := map[string]any{
+		"certificates": map[string]any{"mode": "self-managed"},
+		"webhook":      map[string]any{"replicaCount": 2},
+		"agent":        map[string]any{"seccompRoot": node.SeccompRoot, "linkTargets": []string{}, "leaseDuration": "8s"},
+		"policy":       map[string]any{"spec": map[string]any{"localhost": map[string]any{"staleAfter": staleAfter.String(), "unknownNodes": "Warn"}}},
+	}
+	b, err := json.Marshal(values)
+	must(t, err)
+	vf := filepath.Join(t.TempDir(), "values.json")
+	must(t, os.WriteFile(vf, b, 0o600))
+	helm(t, "install", release, chartDir, "--namespace", releaseNS, "--values", vf, "--wait", "--timeout", "4m")
+	waitInstalled(ctx, t)
+	// The profile is in the node's inventory, and a Localhost pod admitted
+	// without a warning: the node is known.
+	poll(ctx, t, time.Second, 2*time.Minute, "a Localhost pod to be admitted without a warning", func(ctx context.Context) error {
+		return localhostAdmitted(ctx, newAPIClient(t), false)
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func poll(ctx context.Context, t *testing.T, interval, timeout time.Duration, what string, check func(context.Context) error) {
+	t.Helper()
+	if err := framework.Poll(ctx, interval, timeout, what, check); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitInstalled waits for two available, updated webhook replicas and a
+// ready agent.
+func waitInstalled(ctx context.Context, t *testing.T) {
+	t.Helper()
+	poll(ctx, t, time.Second, 3*time.Minute, "the chart's pods to run", func(ctx context.Context) error {
+		var dep appsv1.Deployment
+		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: release + "-webhook"}, &dep); err != nil {
+			return err
+		}
+		if dep.Status.AvailableReplicas != 2 || dep.Status.UpdatedReplicas != 2 || dep.Status.Replicas != 2 {
+			return fmt.Errorf("webhook Deployment: %d available, %d updated, %d in all; want 2", dep.Status.AvailableReplicas, dep.Status.UpdatedReplicas, dep.Status.Replicas)
+		}
+		return agentReady(ctx)
+	})
+}
+
+func agentReady(ctx context.Context) error {
+	var ds appsv1.DaemonSet
+	if err := node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: release + "-agent"}, &ds); err != nil {
+		return err
+	}
+	if ds.Status.NumberReady != 1 || ds.Status.DesiredNumberScheduled != 1 {
+		return fmt.Errorf("agent DaemonSet: %d ready of %d", ds.Status.NumberReady, ds.Status.DesiredNumberScheduled)
+	}
+	return nil
+}
+
+// localhostAdmitted creates (dry run) a pod with the node's Localhost
+// profile: it must be admitted, with the InventoryUnknown warning if
+// unknown, and without one otherwise.
+func localhostAdmitted(ctx context.Context, api *apiClient, unknown bool) error {
+	p := profile
+	ans := api.create(ctx, podFor(loadNS, "localhost", &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &p}))
+	if ans.err != nil {
+		return ans.err
+	}
+	if ans.code != 201 {
+		return framework.Abort(fmt.Errorf("a Localhost pod: want admitted, got %d: %s", ans.code, ans.message))
+	}
+	warned := slices.ContainsFunc(ans.warnings, func(w string) bool { return strings.Contains(w, string(policy.ReasonInventoryUnknown)) })
+	if warned != unknown {
+		return fmt.Errorf("a Localhost pod: InventoryUnknown warning %v, want %v (warnings %q)", warned, unknown, ans.warnings)
+	}
+	return nil
+}
+
+// TestFaults runs the fault cases in order on one install, then the soak.
+func TestFaults(t *testing.T) {
+	needNode(t)
+	ctx := context.Background()
+	rate, _ := soakRate()
+	install(ctx, t)
+	t.Logf("image %s; load: %.0f dry-run pod creations per second through kube-apiserver, cycling %d kinds (defaulted, RuntimeDefault, Unconfined: denied), no retries", image, rate, len(loadKinds))
+
+	t.Run("a webhook replica is deleted under load", func(t *testing.T) {
+		replicaDeleted(ctx, t, rate)
+	})
+	t.Run("kube-apiserver is stopped and started again", func(t *testing.T) {
+		apiserverRestarted(ctx, t, rate)
+	})
+	t.Run("the agent is stopped", func(t *testing.T) {
+		agentStopped(ctx, t, rate)
+	})
+	t.Run("soak", func(t *testing.T) {
+		soak(ctx, t, rate)
+	})
+}
+
+// replicaDeleted deletes one of the two webhook pods (graceful: the
+// chart's preStop sleep, then SIGTERM and the drain) while pods are
+// created, and waits for its replacement.
+func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
+	pods := webhookPods(ctx, t)
+	if len(pods) != 2 {
+		t.Fatalf("want 2 running webhook pods, have %v", pods)
+	}
+	survivor, victim := pods[0], pods[1]
+	ready := watchReadiness([]webhookPod{survivor})
+	l := startLoad(t, loadNS, rate)
+	time.Sleep(5 * time.Second)
+	start := time.Now()
+	must(t, node.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNS, Name: victim.Name}}))
+	t.Logf("deleted webhook pod %s (%s)", victim.Name, victim.IP)
+	poll(ctx, t, 500*time.Millisecond, 2*time.Minute, "the deleted pod to be gone", func(ctx context.Context) error {
+		var p corev1.Pod
+		err := node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: victim.Name}, &p)
+		if err == nil {
+			return fmt.Errorf("pod %s is still there (%s)", victim.Name, p.Status.Phase)
+		}
+		return client.IgnoreNotFound(err)
+	})
+	gone := time.Since(start)
+	waitInstalled(ctx, t)
+	t.Logf("the pod was gone after %s, and its replacement ready after %s", gone.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+	time.Sleep(5 * time.Second)
+	l.finish().check(t, "deleting a webhook replica")
+	ready.finish(t, "deleting a webhook replica")
+	after := restarts(webhookPods(ctx, t))
+	if after[survivor.Name] != survivor.Restarts {
+		t.Errorf("webhook pod %s restarted (%d restarts, %d before)", survivor.Name, after[survivor.Name], survivor.Restarts)
+	}
+}
+
+// apiserverRestarted stops kube-apiserver for a while and starts it
+// again: the webhooks answer reviews sent to them directly throughout,
+// stay ready, do not restart, and see changes made after the restart.
+func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
+	pods := webhookPods(ctx, t)
+	if len(pods) != 2 {
+		t.Fatalf("want 2 running webhook pods, have %v", pods)
+	}
+	ready := watchReadiness(pods)
+	reviews := startDirect(pods, loadNS)
+	l := startLoad(t, loadNS, rate)
+	time.Sleep(5 * time.Second)
+
+	l.outage()
+	stopAt := time.Now()
+	must(t, node.StopAPIServer())
+	t.Logf("kube-apiserver stopped in %s", time.Since(stopAt).Round(100*time.Millisecond))
+	time.Sleep(15 * time.Second)
+	startAt := time.Now()
+	must(t, node.StartAPIServer())
+	l.endOutage()
+	t.Logf("kube-apiserver started again in %s; down %s in all", time.Since(startAt).Round(100*time.Millisecond), time.Since(stopAt).Round(100*time.Millisecond))
+
+	// Watches are back: a namespace created now is enforced by both replicas.
+	ns := "soak-after-restart"
+	must(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{policy.ModeLabel: "enforce"}}}))
+	seen := time.Now()
+	c := newDirectClient()
+	for _, p := range pods {
+		poll(ctx, t, 250*time.Millisecond, 2*time.Minute, "webhook pod "+p.Name+" to see namespace "+ns, func(context.Context) error {
+			allowed, msg, err := review(c, p.IP, ns, &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined})
+			if err != nil {
+				return err
+			}
+			if allowed {
+				return fmt.Errorf("an Unconfined pod in %s is allowed (%q): the replica has not seen the namespace", ns, msg)
+			}
+			return nil
+		})
+	}
+	t.Logf("both replicas enforce a namespace created after the restart within %s", time.Since(seen).Round(100*time.Millisecond))
+	time.Sleep(5 * time.Second)
+	l.finish().check(t, "restarting kube-apiserver")
+	reviews.finish(t, "restarting kube-apiserver")
+	ready.finish(t, "restarting kube-apiserver")
+	after := restarts(webhookPods(ctx, t))
+	for _, p := range pods {
+		if a, ok := after[p.Name]; !ok || a != p.Restarts {
+			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)", p.Name, a, p.Restarts, after)
+		}
+	}
+}
+
+// agentStopped takes the agent off the node (a nodeSelector that matches
+// nothing): the node turns unknown after staleAfter, so that a Localhost
+// pod is admitted with the InventoryUnknown warning (unknownNodes Warn),
+// and nothing else changes; then the agent comes back and the warning
+// goes.
+func agentStopped(ctx context.Context, t *testing.T, rate float64) {
+	pods := webhookPods(ctx, t)
+	api := newAPIClient(t)
+	must(t, localhostAdmitted(ctx, api, false))
+	ready := watchReadiness(pods)
+	l := startLoad(t, loadNS, rate)
+	time.Sleep(5 * time.Second)
+
+	setAgentSelector(ctx, t, `{"seccomp-guard.io/soak":"nowhere"}`)
+	poll(ctx, t, 500*time.Millisecond, 2*time.Minute, "the agent pod to be gone", func(ctx context.Context) error {
+		var list corev1.PodList
+		if err := node.Client.List(ctx, &list, client.InNamespace(releaseNS), client.MatchingLabels{"app.kubernetes.io/component": "agent"}); err != nil {
+			return err
+		}
+		if len(list.Items) > 0 {
+			return fmt.Errorf("%d agent pods left", len(list.Items))
+		}
+		return nil
+	})
+	stopped := time.Now()
+	t.Logf("the agent pod is gone")
+	poll(ctx, t, time.Second, staleAfter+time.Minute, "the node to turn unknown", func(ctx context.Context) error {
+		return localhostAdmitted(ctx, api, true)
+	})
+	unknownAfter := time.Since(stopped)
+	t.Logf("a Localhost pod got the InventoryUnknown warning %s after the agent was gone (staleAfter %s)", unknownAfter.Round(time.Second), staleAfter)
+	if unknownAfter < staleAfter/2 {
+		t.Errorf("the node turned unknown %s after the agent stopped, well before staleAfter (%s)", unknownAfter, staleAfter)
+	}
+	var inv v1alpha1.NodeSeccompInventory
+	must(t, node.Client.Get(ctx, client.ObjectKey{Name: node.NodeName}, &inv))
+
+	setAgentSelector(ctx, t, `null`)
+	back := time.Now()
+	poll(ctx, t, time.Second, 3*time.Minute, "the agent to be back", agentReady)
+	poll(ctx, t, time.Second, time.Minute, "the node to be known again", func(ctx context.Context) error {
+		return localhostAdmitted(ctx, api, false)
+	})
+	t.Logf("the node was known again %s after the agent was put back", time.Since(back).Round(time.Second))
+	time.Sleep(3 * time.Second)
+	l.finish().check(t, "stopping the agent")
+	ready.finish(t, "stopping the agent")
+	after := restarts(webhookPods(ctx, t))
+	for _, p := range pods {
+		if a, ok := after[p.Name]; !ok || a != p.Restarts {
+			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)", p.Name, a, p.Restarts, after)
+		}
+	}
+}
+
+// setAgentSelector merges selector (JSON) into the agent DaemonSet's
+// nodeSelector under seccomp-guard.io/soak; null removes it.
+func setAgentSelector(ctx context.Context, t *testing.T, selector string) {
+	t.Helper()
+	value := "null"
+	if selector != "null" {
+		value = `"nowhere"`
+	}
+	patch := []byte(`{"spec":{"template":{"spec":{"nodeSelector":{"seccomp-guard.io/soak":` + value + `}}}}}`)
+	must(t, node.Client.Patch(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNS, Name: release + "-agent"}}, client.RawPatch(types.StrategicMergePatchType, patch)))
+}
+
+// sample is one reading of a webhook pod's /metrics.
+type sample struct {
+	at                    time.Duration
+	goroutines, rss, heap float64
+}
+
+// soak creates pods at the steady rate for SOAK_DURATION and samples the
+// webhooks' goroutines and memory every 10 s: the mean of the last third
+// must not exceed the first third's by more than the tolerance.
+func soak(ctx context.Context, t *testing.T, rate float64) {
+	d, _ := soakDuration()
+	pods := webhookPods(ctx, t)
+	ready := watchReadiness(pods)
+	series := map[string][]sample{}
+	l := startLoad(t, loadNS, rate)
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Second)
+	for time.Since(start) < d {
+		<-tick.C
+		for _, p := range pods {
+			g, rss, heap, err := metrics(p.IP)
+			if err != nil {
+				t.Errorf("sampling %s: %v", p.Name, err)
+				continue
+			}
+			series[p.Name] = append(series[p.Name], sample{at: time.Since(start), goroutines: g, rss: rss, heap: heap})
+		}
+	}
+	tick.Stop()
+	r := l.finish()
+	r.check(t, fmt.Sprintf("soak of %s", d))
+	ready.finish(t, "soak")
+	for _, p := range pods {
+		s := series[p.Name]
+		var b strings.Builder
+		for _, x := range s {
+			fmt.Fprintf(&b, "\n  %5.0fs  goroutines %4.0f  RSS %6.1f MiB  heap in use %6.1f MiB", x.at.Seconds(), x.goroutines, x.rss/(1<<20), x.heap/(1<<20))
+		}
+		t.Logf("webhook pod %s, every 10 s:%s", p.Name, b.String())
+		if len(s) < 6 {
+			t.Errorf("%s: only %d samples", p.Name, len(s))
+			continue
+		}
+		third := len(s) / 3
+		first, last := s[:third], s[len(s)-third:]
+		mean := func(xs []sample, f func(sample) float64) float64 {
+			sum := 0.0
+			for _, x := range xs {
+				sum += f(x)
+			}
+			return sum / float64(len(xs))
+		}
+		for _, m := range []struct {
+			name      string
+			f         func(sample) float64
+			unit      float64
+			tolerance func(float64) float64
+		}{
+			// Goroutines: a few per connection and per in-flight request.
+			{"goroutines", func(x sample) float64 { return x.goroutines }, 1, func(a float64) float64 { return a*1.10 + 10 }},
+			// Memory: the GC's heap target moves with the load's burst.
+			{"RSS (MiB)", func(x sample) float64 { return x.rss }, 1 << 20, func(a float64) float64 { return a*1.15 + 8<<20 }},
+			{"heap in use (MiB)", func(x sample) float64 { return x.heap }, 1 << 20, func(a float64) float64 { return a*1.25 + 4<<20 }},
+		} {
+			a, z := mean(first, m.f), mean(last, m.f)
+			t.Logf("%s %s: first third %.1f, last third %.1f (%+.1f%%)", p.Name, m.name, a/m.unit, z/m.unit, 100*(z-a)/math.Max(a, 1))
+			if z > m.tolerance(a) {
+				t.Errorf("%s: %s grew from %.1f (mean of the first third) to %.1f (last third), beyond the tolerance %.1f", p.Name, m.name, a/m.unit, z/m.unit, m.tolerance(a)/m.unit)
+			}
+		}
+	}
+}
