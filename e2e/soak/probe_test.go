@@ -209,8 +209,11 @@ func review(c *http.Client, ip, ns string, sp *corev1.SeccompProfile) (allowed b
 		return false, "", fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	var out admissionv1.AdmissionReview
-	if err := json.Unmarshal(b, &out); err != nil || out.Response == nil {
-		return false, "", fmt.Errorf("not an AdmissionReview answer (%v): %s", err, b)
+	if err := json.Unmarshal(b, &out); err != nil {
+		return false, "", fmt.Errorf("not an AdmissionReview answer (%w): %s", err, b)
+	}
+	if out.Response == nil {
+		return false, "", fmt.Errorf("an AdmissionReview answer without a response: %s", b)
 	}
 	if out.Response.Result != nil {
 		message = out.Response.Result.Message
