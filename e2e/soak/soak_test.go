@@ -37,6 +37,10 @@ const (
 	staleAfter = 20 * time.Second
 	// profile is the Localhost profile on the node.
 	profile = "profiles/soak.json"
+	// apiserverGrace is how long kube-apiserver may take to stop after
+	// SIGTERM before it is killed: with the webhooks' HTTP/2 watch streams
+	// open, its graceful shutdown takes up to its request timeout (60 s).
+	apiserverGrace = 5 * time.Second
 )
 
 // authnUser is who the direct AdmissionReviews come from.
@@ -224,8 +228,13 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 
 	l.outage()
 	stopAt := time.Now()
-	must(t, node.StopAPIServer())
-	t.Logf("kube-apiserver stopped in %s", time.Since(stopAt).Round(100*time.Millisecond))
+	killed, err := node.StopAPIServer(apiserverGrace)
+	must(t, err)
+	how := "by SIGTERM"
+	if killed {
+		how = fmt.Sprintf("by SIGKILL, %s after SIGTERM", apiserverGrace)
+	}
+	t.Logf("kube-apiserver stopped %s, in %s", how, time.Since(stopAt).Round(100*time.Millisecond))
 	time.Sleep(15 * time.Second)
 	startAt := time.Now()
 	must(t, node.StartAPIServer())

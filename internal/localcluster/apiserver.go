@@ -7,11 +7,16 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -147,14 +152,72 @@ func (c *Cluster) configureAPIServer(env *envtest.Environment) error {
 	return nil
 }
 
-// StopAPIServer stops kube-apiserver (SIGTERM, then SIGKILL after envtest's
-// stop timeout) and leaves etcd and every other component running: an API
-// server outage, for fault tests. StartAPIServer brings it back.
-func (c *Cluster) StopAPIServer() error {
-	if err := c.ControlPlane.Env.ControlPlane.APIServer.Stop(); err != nil {
-		return fmt.Errorf("stopping kube-apiserver: %w", err)
+// StopAPIServer stops kube-apiserver and leaves etcd and every other
+// component running: an API server outage, for fault tests. It sends
+// SIGTERM and waits up to grace for the process to end; then SIGKILL (a
+// kube-apiserver with open HTTP/2 watch streams can take its whole
+// request timeout, 60 s, to shut down). killed says whether it took
+// SIGKILL. StartAPIServer brings it back.
+func (c *Cluster) StopAPIServer(grace time.Duration) (killed bool, err error) {
+	api := c.ControlPlane.Env.ControlPlane.APIServer
+	pid, err := apiserverPID(api.CertDir)
+	if err != nil {
+		return false, err
 	}
-	return nil
+	gone := func(d time.Duration) bool {
+		for deadline := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
+			// envtest waits for its child, so it leaves no zombie behind.
+			if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err != nil {
+				return true
+			}
+			if time.Now().After(deadline) {
+				return false
+			}
+		}
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return false, fmt.Errorf("stopping kube-apiserver (pid %d): %w", pid, err)
+	}
+	if !gone(grace) {
+		killed = true
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return true, fmt.Errorf("killing kube-apiserver (pid %d): %w", pid, err)
+		}
+		if !gone(30 * time.Second) {
+			return true, fmt.Errorf("kube-apiserver (pid %d) still runs 30s after SIGKILL", pid)
+		}
+	}
+	// envtest's own Stop finds the process ended and forgets it, so that
+	// Start starts a new one (after its Wait has returned).
+	time.Sleep(200 * time.Millisecond)
+	if err := api.Stop(); err != nil {
+		return killed, fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	return killed, nil
+}
+
+// apiserverPID finds the cluster's kube-apiserver: the process whose
+// command line names its certificate directory.
+func apiserverPID(certDir string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(raw), "\x00")
+		if filepath.Base(args[0]) == "kube-apiserver" && slices.Contains(args, "--cert-dir="+certDir) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no kube-apiserver process with --cert-dir=%s", certDir)
 }
 
 // StartAPIServer starts kube-apiserver again after StopAPIServer, in place:
