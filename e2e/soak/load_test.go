@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/rest"
 )
 
@@ -132,12 +135,12 @@ func (a *apiClient) create(ctx context.Context, pod *corev1.Pod) answer {
 		return answer{code: resp.StatusCode, err: err}
 	}
 	ans := answer{code: resp.StatusCode}
-	for _, w := range resp.Header.Values("Warning") {
-		// RFC 7234: 299 - "text"
-		if i := strings.Index(w, `"`); i >= 0 {
-			w = strings.TrimSuffix(w[i+1:], `"`)
-		}
-		ans.warnings = append(ans.warnings, w)
+	warnings, errs := utilnet.ParseWarningHeaders(resp.Header.Values("Warning"))
+	if len(errs) > 0 {
+		return answer{code: resp.StatusCode, err: fmt.Errorf("the Warning headers: %v", errs)}
+	}
+	for _, w := range warnings {
+		ans.warnings = append(ans.warnings, w.Text)
 	}
 	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
 		ans.pod = &corev1.Pod{}
@@ -188,7 +191,8 @@ type load struct {
 	ok, denied  int
 	failed      int
 	failures    []string // the first few, with their time
-	unavailable int      // no answer while the API server was down (outage)
+	classes     map[string]int
+	unavailable int // no answer while the API server was down (outage)
 	latencies   []time.Duration
 	outages     []window
 
@@ -208,7 +212,7 @@ const maxInFlight = 64
 
 func startLoad(t *testing.T, ns string, rate float64) *load {
 	t.Helper()
-	l := &load{api: newAPIClient(t), ns: ns, rate: rate, stop: make(chan struct{})}
+	l := &load{api: newAPIClient(t), ns: ns, rate: rate, stop: make(chan struct{}), classes: map[string]int{}}
 	slots := make(chan struct{}, maxInFlight)
 	l.wg.Add(1)
 	go func() {
@@ -225,7 +229,8 @@ func startLoad(t *testing.T, ns string, rate float64) *load {
 			select {
 			case slots <- struct{}{}:
 			default:
-				l.record(time.Now(), 0, "", fmt.Sprintf("%d creates already waiting for an answer: the load fell behind", maxInFlight), false)
+				// Not sent: the API server has not answered the earlier ones.
+				l.record(time.Now(), 0, "", fmt.Sprintf("%d creates already waiting for an answer: the load fell behind", maxInFlight), true)
 				continue
 			}
 			l.wg.Add(1)
@@ -256,6 +261,7 @@ func (l *load) record(at time.Time, took time.Duration, denial, problem string, 
 		return
 	default:
 		l.failed++
+		l.classes[digits.ReplaceAllString(problem, "N")]++
 		if len(l.failures) < 20 {
 			l.failures = append(l.failures, at.Format("15:04:05.000")+" "+problem)
 		}
@@ -282,10 +288,14 @@ func (l *load) endOutage() {
 	l.outages[len(l.outages)-1].to = time.Now()
 }
 
+// digits are replaced by N in a failure's class.
+var digits = regexp.MustCompile(`[0-9]+`)
+
 // result is what a load counted.
 type result struct {
 	OK, Denied, Failed, Unavailable int
 	Failures                        []string
+	Classes                         map[string]int // failures by message, digits as N
 	P50, P99, Max                   time.Duration
 }
 
@@ -304,7 +314,7 @@ func (l *load) finish() result {
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := result{OK: l.ok, Denied: l.denied, Failed: l.failed, Unavailable: l.unavailable, Failures: l.failures}
+	r := result{OK: l.ok, Denied: l.denied, Failed: l.failed, Unavailable: l.unavailable, Failures: l.failures, Classes: maps.Clone(l.classes)}
 	lat := slices.Clone(l.latencies)
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
@@ -321,6 +331,11 @@ func (r result) check(t *testing.T, what string) {
 		t.Errorf("%s: no pod creation was answered", what)
 	}
 	if r.Failed > 0 {
-		t.Errorf("%s: %d failed admissions; the first:\n  %s", what, r.Failed, strings.Join(r.Failures, "\n  "))
+		var classes []string
+		for c, n := range r.Classes {
+			classes = append(classes, fmt.Sprintf("%5d  %s", n, c))
+		}
+		slices.Sort(classes)
+		t.Errorf("%s: %d failed admissions, by message:\n  %s\nthe first:\n  %s", what, r.Failed, strings.Join(classes, "\n  "), strings.Join(r.Failures, "\n  "))
 	}
 }

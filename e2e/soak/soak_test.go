@@ -137,6 +137,9 @@ func agentReady(ctx context.Context) error {
 	return nil
 }
 
+// lastWarning is the last InventoryUnknown warning localhostAdmitted saw.
+var lastWarning []string
+
 // localhostAdmitted creates (dry run) a pod with the node's Localhost
 // profile: it must be admitted, with the InventoryUnknown warning if
 // unknown, and without one otherwise.
@@ -149,9 +152,16 @@ func localhostAdmitted(ctx context.Context, api *apiClient, unknown bool) error 
 	if ans.code != 201 {
 		return framework.Abort(fmt.Errorf("a Localhost pod: want admitted, got %d: %s", ans.code, ans.message))
 	}
-	warned := slices.ContainsFunc(ans.warnings, func(w string) bool { return strings.Contains(w, string(policy.ReasonInventoryUnknown)) })
+	// policy/coverage.go's InventoryUnknown warning under unknownNodes Warn.
+	unknownWarning := fmt.Sprintf("%q could not be checked on the only node this pod can run on: %s (agent last seen ", profile, node.NodeName)
+	warned := slices.ContainsFunc(ans.warnings, func(w string) bool {
+		return strings.Contains(w, unknownWarning) && strings.HasSuffix(w, "; not held against the pod because spec.localhost.unknownNodes is Warn")
+	})
 	if warned != unknown {
-		return fmt.Errorf("a Localhost pod: InventoryUnknown warning %v, want %v (warnings %q)", warned, unknown, ans.warnings)
+		return fmt.Errorf("a Localhost pod: the InventoryUnknown warning (%s...) %v, want %v (warnings %q)", unknownWarning, warned, unknown, ans.warnings)
+	}
+	if unknown {
+		lastWarning = ans.warnings
 	}
 	return nil
 }
@@ -209,7 +219,7 @@ func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
 	ready.finish(t, "deleting a webhook replica")
 	after := restarts(webhookPods(ctx, t))
 	if after[survivor.Name] != survivor.Restarts {
-		t.Errorf("webhook pod %s restarted (%d restarts, %d before)", survivor.Name, after[survivor.Name], survivor.Restarts)
+		t.Errorf("webhook pod %s restarted (%d restarts, %d before)%s", survivor.Name, after[survivor.Name], survivor.Restarts, logTail(survivor.Name))
 	}
 }
 
@@ -266,7 +276,7 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 	after := restarts(webhookPods(ctx, t))
 	for _, p := range pods {
 		if a, ok := after[p.Name]; !ok || a != p.Restarts {
-			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)", p.Name, a, p.Restarts, after)
+			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)%s", p.Name, a, p.Restarts, after, logTail(p.Name))
 		}
 	}
 }
@@ -301,7 +311,7 @@ func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 		return localhostAdmitted(ctx, api, true)
 	})
 	unknownAfter := time.Since(stopped)
-	t.Logf("a Localhost pod got the InventoryUnknown warning %s after the agent was gone (staleAfter %s)", unknownAfter.Round(time.Second), staleAfter)
+	t.Logf("a Localhost pod got the InventoryUnknown warning %s after the agent was gone (staleAfter %s): %q", unknownAfter.Round(time.Second), staleAfter, lastWarning)
 	if unknownAfter < staleAfter/2 {
 		t.Errorf("the node turned unknown %s after the agent stopped, well before staleAfter (%s)", unknownAfter, staleAfter)
 	}
@@ -321,7 +331,7 @@ func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 	after := restarts(webhookPods(ctx, t))
 	for _, p := range pods {
 		if a, ok := after[p.Name]; !ok || a != p.Restarts {
-			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)", p.Name, a, p.Restarts, after)
+			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)%s", p.Name, a, p.Restarts, after, logTail(p.Name))
 		}
 	}
 }
@@ -409,4 +419,14 @@ func soak(ctx context.Context, t *testing.T, rate float64) {
 			}
 		}
 	}
+}
+
+// logTail is the end of a webhook pod's log, every run of its container.
+func logTail(pod string) string {
+	log, err := node.PodLog(releaseNS, pod, "webhook")
+	if err != nil {
+		return "; its log: " + err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	return "; the end of its log (every run):\n  " + strings.Join(lines[max(0, len(lines)-40):], "\n  ")
 }
