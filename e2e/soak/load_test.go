@@ -196,8 +196,9 @@ type load struct {
 	latencies   []time.Duration
 	outages     []window
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 // window is a span of time, open while to is zero.
@@ -213,6 +214,7 @@ const maxInFlight = 64
 func startLoad(t *testing.T, ns string, rate float64) *load {
 	t.Helper()
 	l := &load{api: newAPIClient(t), ns: ns, rate: rate, stop: make(chan struct{}), classes: map[string]int{}}
+	t.Cleanup(func() { l.finish() }) // a test that ended early
 	slots := make(chan struct{}, maxInFlight)
 	l.wg.Add(1)
 	go func() {
@@ -310,7 +312,7 @@ func (r result) String() string {
 
 // finish stops the load, waits for the answers and returns the counts.
 func (l *load) finish() result {
-	close(l.stop)
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -74,11 +74,13 @@ type readiness struct {
 	checks   map[string]int
 	notReady map[string][]string // pod: the first few failures
 	stop     chan struct{}
+	stopOnce sync.Once
 	done     chan struct{}
 }
 
-func watchReadiness(pods []webhookPod) *readiness {
+func watchReadiness(t *testing.T, pods []webhookPod) *readiness {
 	r := &readiness{checks: map[string]int{}, notReady: map[string][]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(r.halt) // a test that ended early
 	go func() {
 		defer close(r.done)
 		tick := time.NewTicker(250 * time.Millisecond)
@@ -116,8 +118,7 @@ func watchReadiness(pods []webhookPod) *readiness {
 // finish stops polling and fails the test if a pod was ever not ready.
 func (r *readiness) finish(t *testing.T, what string) {
 	t.Helper()
-	close(r.stop)
-	<-r.done
+	r.halt()
 	for pod, n := range r.checks {
 		bad := r.notReady[pod]
 		t.Logf("%s: /readyz of %s: %d checks, %d not ready", what, pod, n, len(bad))
@@ -125,6 +126,11 @@ func (r *readiness) finish(t *testing.T, what string) {
 			t.Errorf("%s: webhook pod %s was not ready %d times of %d; the first:\n  %s", what, pod, len(bad), n, strings.Join(bad[:min(len(bad), 10)], "\n  "))
 		}
 	}
+}
+
+func (r *readiness) halt() {
+	r.stopOnce.Do(func() { close(r.stop) })
+	<-r.done
 }
 
 // metrics reads the Go runtime's figures from a pod's /metrics (plain
@@ -167,6 +173,7 @@ type direct struct {
 	ok     map[string]int
 	failed map[string][]string
 	stop   chan struct{}
+	once   sync.Once
 	done   chan struct{}
 }
 
@@ -221,8 +228,9 @@ func review(c *http.Client, ip, ns string, sp *corev1.SeccompProfile) (allowed b
 	return out.Response.Allowed, message, nil
 }
 
-func startDirect(pods []webhookPod, ns string) *direct {
+func startDirect(t *testing.T, pods []webhookPod, ns string) *direct {
 	d := &direct{client: newDirectClient(), ok: map[string]int{}, failed: map[string][]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(d.halt) // a test that ended early
 	go func() {
 		defer close(d.done)
 		tick := time.NewTicker(200 * time.Millisecond)
@@ -264,8 +272,7 @@ func startDirect(pods []webhookPod, ns string) *direct {
 // finish stops the reviews and fails the test on a wrong or missing answer.
 func (d *direct) finish(t *testing.T, what string) {
 	t.Helper()
-	close(d.stop)
-	<-d.done
+	d.halt()
 	names := map[string]bool{}
 	for n := range d.ok {
 		names[n] = true
@@ -280,4 +287,9 @@ func (d *direct) finish(t *testing.T, what string) {
 			t.Errorf("%s: webhook pod %s answered %d reviews wrong or not at all; the first:\n  %s", what, n, len(bad), strings.Join(bad[:min(len(bad), 10)], "\n  "))
 		}
 	}
+}
+
+func (d *direct) halt() {
+	d.once.Do(func() { close(d.stop) })
+	<-d.done
 }

@@ -197,7 +197,7 @@ func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
 		t.Fatalf("want 2 running webhook pods, have %v", pods)
 	}
 	survivor, victim := pods[0], pods[1]
-	ready := watchReadiness([]webhookPod{survivor})
+	ready := watchReadiness(t, []webhookPod{survivor})
 	l := startLoad(t, loadNS, rate)
 	time.Sleep(5 * time.Second)
 	start := time.Now()
@@ -231,8 +231,8 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 	if len(pods) != 2 {
 		t.Fatalf("want 2 running webhook pods, have %v", pods)
 	}
-	ready := watchReadiness(pods)
-	reviews := startDirect(pods, loadNS)
+	ready := watchReadiness(t, pods)
+	reviews := startDirect(t, pods, loadNS)
 	l := startLoad(t, loadNS, rate)
 	time.Sleep(5 * time.Second)
 
@@ -290,11 +290,12 @@ func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 	pods := webhookPods(ctx, t)
 	api := newAPIClient(t)
 	must(t, localhostAdmitted(ctx, api, false))
-	ready := watchReadiness(pods)
+	ready := watchReadiness(t, pods)
 	l := startLoad(t, loadNS, rate)
 	time.Sleep(5 * time.Second)
 
-	setAgentSelector(ctx, t, `{"seccomp-guard.io/soak":"nowhere"}`)
+	must(t, agentAway(ctx, true))
+	t.Cleanup(func() { _ = agentAway(ctx, false) }) // a test that ended early
 	poll(ctx, t, 500*time.Millisecond, 2*time.Minute, "the agent pod to be gone", func(ctx context.Context) error {
 		var list corev1.PodList
 		if err := node.Client.List(ctx, &list, client.InNamespace(releaseNS), client.MatchingLabels{"app.kubernetes.io/component": "agent"}); err != nil {
@@ -318,7 +319,7 @@ func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 	var inv v1alpha1.NodeSeccompInventory
 	must(t, node.Client.Get(ctx, client.ObjectKey{Name: node.NodeName}, &inv))
 
-	setAgentSelector(ctx, t, `null`)
+	must(t, agentAway(ctx, false))
 	back := time.Now()
 	poll(ctx, t, time.Second, 3*time.Minute, "the agent to be back", agentReady)
 	poll(ctx, t, time.Second, time.Minute, "the node to be known again", func(ctx context.Context) error {
@@ -336,16 +337,15 @@ func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 	}
 }
 
-// setAgentSelector merges selector (JSON) into the agent DaemonSet's
-// nodeSelector under seccomp-guard.io/soak; null removes it.
-func setAgentSelector(ctx context.Context, t *testing.T, selector string) {
-	t.Helper()
+// agentAway sets (away) or removes the agent DaemonSet's nodeSelector
+// seccomp-guard.io/soak: nowhere, which no node has.
+func agentAway(ctx context.Context, away bool) error {
 	value := "null"
-	if selector != "null" {
+	if away {
 		value = `"nowhere"`
 	}
 	patch := []byte(`{"spec":{"template":{"spec":{"nodeSelector":{"seccomp-guard.io/soak":` + value + `}}}}}`)
-	must(t, node.Client.Patch(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNS, Name: release + "-agent"}}, client.RawPatch(types.StrategicMergePatchType, patch)))
+	return node.Client.Patch(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNS, Name: release + "-agent"}}, client.RawPatch(types.StrategicMergePatchType, patch))
 }
 
 // sample is one reading of a webhook pod's /metrics.
@@ -360,7 +360,7 @@ type sample struct {
 func soak(ctx context.Context, t *testing.T, rate float64) {
 	d, _ := soakDuration()
 	pods := webhookPods(ctx, t)
-	ready := watchReadiness(pods)
+	ready := watchReadiness(t, pods)
 	series := map[string][]sample{}
 	l := startLoad(t, loadNS, rate)
 	start := time.Now()
