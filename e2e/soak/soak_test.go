@@ -249,6 +249,7 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 	startAt := time.Now()
 	must(t, node.StartAPIServer())
 	l.endOutage()
+	upAt := time.Now()
 	t.Logf("kube-apiserver started again in %s; down %s in all", time.Since(startAt).Round(100*time.Millisecond), time.Since(stopAt).Round(100*time.Millisecond))
 
 	// Watches are back: a namespace created now is enforced by both replicas.
@@ -269,6 +270,10 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 		})
 	}
 	t.Logf("both replicas enforce a namespace created after the restart within %s", time.Since(seen).Round(100*time.Millisecond))
+	// The agent's heartbeats resume: the node is known (never unknown: the
+	// outage is shorter than staleAfter plus a renewal).
+	nodeKnown(ctx, t, newAPIClient(t), staleAfter+time.Minute, "the node to be known after the restart")
+	t.Logf("the node is known %s after the restart", time.Since(upAt).Round(time.Second))
 	time.Sleep(5 * time.Second)
 	l.finish().check(t, "restarting kube-apiserver")
 	reviews.finish(t, "restarting kube-apiserver")
@@ -289,7 +294,7 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 	pods := webhookPods(ctx, t)
 	api := newAPIClient(t)
-	must(t, localhostAdmitted(ctx, api, false))
+	nodeKnown(ctx, t, api, staleAfter+time.Minute, "the node to be known before the agent stops")
 	ready := watchReadiness(t, pods)
 	l := startLoad(t, loadNS, rate)
 	time.Sleep(5 * time.Second)
@@ -322,9 +327,7 @@ func agentStopped(ctx context.Context, t *testing.T, rate float64) {
 	must(t, agentAway(ctx, false))
 	back := time.Now()
 	poll(ctx, t, time.Second, 3*time.Minute, "the agent to be back", agentReady)
-	poll(ctx, t, time.Second, time.Minute, "the node to be known again", func(ctx context.Context) error {
-		return localhostAdmitted(ctx, api, false)
-	})
+	nodeKnown(ctx, t, api, time.Minute, "the node to be known again")
 	t.Logf("the node was known again %s after the agent was put back", time.Since(back).Round(time.Second))
 	time.Sleep(3 * time.Second)
 	l.finish().check(t, "stopping the agent")
@@ -429,4 +432,43 @@ func logTail(pod string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(log), "\n")
 	return "; the end of its log (every run):\n  " + strings.Join(lines[max(0, len(lines)-40):], "\n  ")
+}
+
+// agentLog is the end of the agent pod's log (every run of its container)
+// and its restarts.
+func agentLog(ctx context.Context) string {
+	var list corev1.PodList
+	if err := node.Client.List(ctx, &list, client.InNamespace(releaseNS), client.MatchingLabels{"app.kubernetes.io/component": "agent"}); err != nil {
+		return "listing the agent pods: " + err.Error()
+	}
+	var b strings.Builder
+	for _, p := range list.Items {
+		var restarts int32
+		for _, cs := range p.Status.ContainerStatuses {
+			restarts += cs.RestartCount
+		}
+		fmt.Fprintf(&b, "\nagent pod %s (%d restarts)", p.Name, restarts)
+		log, err := node.PodLog(releaseNS, p.Name, "agent")
+		if err != nil {
+			b.WriteString(": " + err.Error())
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(log), "\n")
+		b.WriteString(", the end of its log:\n  " + strings.Join(lines[max(0, len(lines)-30):], "\n  "))
+	}
+	return b.String()
+}
+
+// nodeKnown waits until the node is known (its agent heartbeats), for at
+// most timeout, and returns how long that took.
+func nodeKnown(ctx context.Context, t *testing.T, api *apiClient, timeout time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	err := framework.Poll(ctx, time.Second, timeout, what, func(ctx context.Context) error {
+		return localhostAdmitted(ctx, api, false)
+	})
+	if err != nil {
+		t.Fatalf("%v%s", err, agentLog(ctx))
+	}
+	return time.Since(start)
 }
