@@ -150,7 +150,8 @@ type Monitor struct {
 	series     *series
 	agg        *aggregator
 	writer     *eventWriter
-	queue      chan violations.Record
+	queue      chan attributed
+	pids       *pidCache // used by Emit only (the source's goroutine)
 
 	pending          *pending
 	recorder         *recorder // nil unless recording is enabled
@@ -169,7 +170,8 @@ func New(c client.Client, source violations.Source, opts Options, log logr.Logge
 		series:     newSeries(opts.MaxSeries),
 		agg:        newAggregator(opts.MaxEventKeys, opts.EventFirstDelay, opts.EventInterval),
 		writer:     &eventWriter{client: c, node: opts.NodeName, limiter: rate.NewLimiter(rate.Limit(opts.EventQPS), opts.EventBurst)},
-		queue:      make(chan violations.Record, opts.QueueSize),
+		queue:      make(chan attributed, opts.QueueSize),
+		pids:       newPIDCache(),
 		pending:    newPending(),
 		recorder:   recorderFor(opts),
 	}
@@ -242,12 +244,22 @@ func (m *Monitor) remove(obj any) {
 	}
 }
 
-// Emit queues a record for attribution; never blocks the source: a full
-// queue drops and counts it.
+// attributed is a record with where it came from.
+type attributed struct {
+	r violations.Record
+	a violations.Attribution
+}
+
+// Emit attributes a record at once, in the source's goroutine, and queues
+// it; never blocks the source: a full queue drops and counts it. The
+// lookup cannot wait for the queue: a short-lived process (a shell's
+// child) is gone within a millisecond, and with it /proc/<pid>/cgroup. A
+// process seen in the last second is not looked up again.
 func (m *Monitor) Emit(r violations.Record) {
 	records.WithLabelValues(m.Source.Name()).Inc()
+	a := m.pids.attribute(m.attributor, r, time.Now())
 	select {
-	case m.queue <- r:
+	case m.queue <- attributed{r: r, a: a}:
 	default:
 		dropped.WithLabelValues("queue-full").Inc()
 	}
@@ -282,8 +294,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("reading seccomp records from %s: %w", m.Source.Name(), err)
-		case r := <-m.queue:
-			m.Handle(r)
+		case q := <-m.queue:
+			m.handleAttributed(q.r, q.a)
 		case <-tick.C():
 			m.resolvePending()
 			m.flush(ctx)
@@ -320,8 +332,11 @@ func actionLabel(a violations.Action) string {
 
 // Handle attributes one record and counts it.
 func (m *Monitor) Handle(r violations.Record) {
+	m.handleAttributed(r, m.attributor.Attribute(r))
+}
+
+func (m *Monitor) handleAttributed(r violations.Record, a violations.Attribution) {
 	sys, act := syscallLabel(r), actionLabel(r.Action)
-	a := m.attributor.Attribute(r)
 	switch a.Origin {
 	case violations.OriginPod:
 		m.handlePod(a.Pod, r)

@@ -234,3 +234,19 @@ func TestRecordsBeforeThePodKnowsTheContainer(t *testing.T) {
 	m.resolvePending()
 	assert.Equal(t, unknown0+1, testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG")))
 }
+
+// TestPIDCache: a process is looked up once a second, not per record; a
+// process that was gone is looked up again.
+func TestPIDCache(t *testing.T) {
+	const id = "2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c"
+	root := fakeProc(t, 4321, id)
+	at := &violations.Attributor{ProcRoot: root}
+	c := newPIDCache()
+	r := violations.Record{Time: time.Unix(1800000000, 0), PID: 4321}
+	now := time.Unix(1800000000, 0)
+	assert.Equal(t, violations.OriginContainer, c.attribute(at, r, now).Origin)
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "4321")))
+	assert.Equal(t, violations.OriginContainer, c.attribute(at, r, now.Add(500*time.Millisecond)).Origin, "cached")
+	assert.Equal(t, violations.OriginExited, c.attribute(at, r, now.Add(2*time.Second)).Origin, "expired: looked up again")
+	assert.Equal(t, violations.OriginExited, c.attribute(at, r, now.Add(2100*time.Millisecond)).Origin, "an exited process is not cached")
+}
