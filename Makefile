@@ -234,6 +234,14 @@ bench: $(BENCHSTAT) ## Run benchmarks into bin/bench.txt and summarise; BENCH_BA
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) -benchtime $(BENCHTIME) $(UNIT_PKGS) | tee $(BENCH_OUT)
 	$(BENCHSTAT) $(BENCH_BASE) $(BENCH_OUT)
 
+# The scale harness (hack/scale): cluster sizes, and more flags (go run ./hack/scale -h).
+SCALE_NODES ?= 500,5000
+SCALE_ARGS ?=
+
+.PHONY: bench-scale
+bench-scale: controlplane build ## Measure the webhook binary at SCALE_NODES nodes (sync time, memory, /validate p99) and an idle agent; slow (minutes), not in make test.
+	$(GO) run ./hack/scale -nodes '$(SCALE_NODES)' -bin 'bin/seccomp-guard=$(LOCALBIN)/seccomp-guard' -heap-profile $(LOCALBIN)/scale $(SCALE_ARGS)
+
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow once, then cached).
 	bash hack/build-controlplane.sh

@@ -73,8 +73,13 @@ type config struct {
 	workers     int
 	renewEvery  time.Duration
 	heapProfile string
-	bin         string
+	bins        []binary
+	agentIdle   time.Duration
+	agentFiles  int
 }
+
+// binary is a seccomp-guard binary to measure, and its label in the table.
+type binary struct{ label, path string }
 
 func main() {
 	var cfg config
@@ -85,8 +90,20 @@ func main() {
 	flag.IntVar(&cfg.workers, "workers", 16, "parallel clients that create the objects")
 	flag.DurationVar(&cfg.renewEvery, "renew-every", 10*time.Second, "how often each agent Lease is renewed (the agent's default: a quarter of its 40s Lease)")
 	flag.StringVar(&cfg.heapProfile, "heap-profile", "", "directory to save the webhook's heap profile in (heap-<nodes>.pb.gz), via --pprof-bind-address")
-	flag.StringVar(&cfg.bin, "bin", "", "the seccomp-guard binary; built when empty")
+	flag.DurationVar(&cfg.agentIdle, "agent-idle", time.Minute, "how long to measure the CPU of one agent on an idle node (0: not measured)")
+	flag.IntVar(&cfg.agentFiles, "agent-profiles", 1000, "profiles under the idle agent's seccomp root")
+	bins := flag.String("bin", "", "the seccomp-guard binaries to measure on the same cluster, one after the other: PATH or LABEL=PATH, comma-separated; empty builds ./cmd/seccomp-guard")
 	flag.Parse()
+	for b := range strings.SplitSeq(*bins, ",") {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		label, path, ok := strings.Cut(b, "=")
+		if !ok {
+			label, path = filepath.Base(b), b
+		}
+		cfg.bins = append(cfg.bins, binary{label: label, path: path})
+	}
 	for s := range strings.SplitSeq(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 3 {
@@ -100,18 +117,24 @@ func main() {
 		os.Exit(1)
 	}
 	var results []result
-	for _, n := range cfg.sizes {
-		r, err := run(context.Background(), cfg, n)
+	for i, n := range cfg.sizes {
+		cfg := cfg
+		if i < len(cfg.sizes)-1 {
+			cfg.agentIdle = 0 // once is enough: the last cluster
+		}
+		rs, err := run(context.Background(), cfg, n)
+		results = append(results, rs...)
 		if err != nil {
+			printTable(os.Stdout, results)
 			fmt.Fprintf(os.Stderr, "error at %d nodes: %v\n", n, err)
 			os.Exit(1)
 		}
-		results = append(results, r)
 	}
 	printTable(os.Stdout, results)
 }
 
 type result struct {
+	binary                   string
 	nodes, candidates        int
 	create                   time.Duration
 	sync                     time.Duration
@@ -129,39 +152,44 @@ func (l latencies) q(p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-func run(ctx context.Context, cfg config, n int) (result, error) {
-	res := result{nodes: n}
+// run creates a cluster of n nodes and measures each binary against it.
+func run(ctx context.Context, cfg config, n int) ([]result, error) {
 	cp, err := framework.StartControlPlane(func(env *envtest.Environment) error {
 		// Room for the parallel writers and the renewer.
 		env.ControlPlane.GetAPIServer().Configure().Set("max-requests-inflight", "1000").Set("max-mutating-requests-inflight", "500")
 		// Loading 4 writes per node is bound by etcd's fsyncs otherwise; the
 		// webhook's measures do not depend on etcd's durability.
-		env.ControlPlane.GetEtcd().Configure().Set("unsafe-no-fsync", "true")
+		if env.ControlPlane.Etcd == nil {
+			env.ControlPlane.Etcd = &envtest.Etcd{}
+		}
+		env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
 		return nil
 	})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	defer cp.Stop()
-	bin := cfg.bin
-	if bin == "" {
+	bins := cfg.bins
+	if len(bins) == 0 {
 		fmt.Fprintln(os.Stderr, "building seccomp-guard")
-		if bin, err = framework.BuildBinary(cp.Dir); err != nil {
-			return res, err
+		path, err := framework.BuildBinary(cp.Dir)
+		if err != nil {
+			return nil, err
 		}
+		bins = []binary{{label: "this tree", path: path}}
 	}
 	rc := rest.CopyConfig(cp.Config)
 	rc.QPS, rc.Burst = 5000, 10000
 	c, err := client.New(rc, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	for _, ns := range []*corev1.Namespace{
 		{ObjectMeta: metav1.ObjectMeta{Name: leaseNamespace}},
 		{ObjectMeta: metav1.ObjectMeta{Name: podNamespace, Labels: map[string]string{policy.ModeLabel: "enforce"}}},
 	} {
 		if err := c.Create(ctx, ns); err != nil {
-			return res, err
+			return nil, err
 		}
 	}
 	start := time.Now()
@@ -178,14 +206,13 @@ func run(ctx context.Context, cfg config, n int) (result, error) {
 		}
 		return renewLease(ctx, c, node.Name, node.UID)
 	}); err != nil {
-		return res, err
+		return nil, err
 	}
-	res.create = time.Since(start)
-	fmt.Fprintf(os.Stderr, "created in %s\n", res.create.Round(time.Millisecond))
+	created := time.Since(start)
+	fmt.Fprintf(os.Stderr, "created in %s\n", created.Round(time.Millisecond))
 
 	// The renewer: every Lease renewed once per cfg.renewEvery, spread evenly.
 	renewCtx, stopRenewing := context.WithCancel(ctx)
-	defer stopRenewing()
 	var renewed, renewErrors atomic.Int64
 	var renewWG sync.WaitGroup
 	renewWG.Go(func() {
@@ -204,8 +231,39 @@ func run(ctx context.Context, cfg config, n int) (result, error) {
 			}
 		}
 	})
-	defer renewWG.Wait()
+	defer func() { stopRenewing(); renewWG.Wait() }()
 
+	var results []result
+	for _, bin := range bins {
+		fmt.Fprintf(os.Stderr, "measuring %s (%s)\n", bin.label, bin.path)
+		res, err := measure(ctx, cfg, cp, bin, n)
+		res.create = created
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+	}
+	if cfg.agentIdle > 0 {
+		cpu, err := agentIdle(ctx, cfg, cp, c, bins[len(bins)-1])
+		if err != nil {
+			return results, err
+		}
+		fmt.Fprintf(os.Stdout, "agent on an idle node with %d profiles (%s, %d nodes in the cluster): %s CPU in %s (utime+stime), %.3f%% of one core\n",
+			cfg.agentFiles, bins[len(bins)-1].label, n, cpu, cfg.agentIdle, 100*cpu.Seconds()/cfg.agentIdle.Seconds())
+	}
+	stopRenewing()
+	renewWG.Wait()
+	fmt.Fprintf(os.Stderr, "renewer: %d Lease renewals, %d failed\n", renewed.Load(), renewErrors.Load())
+	if renewErrors.Load() > 0 {
+		return results, fmt.Errorf("%d Lease renewals failed: the known-node path is not what was measured", renewErrors.Load())
+	}
+	return results, nil
+}
+
+// measure starts one webhook binary against the cluster and measures it.
+func measure(ctx context.Context, cfg config, cp *framework.ControlPlane, bin binary, n int) (result, error) {
+	res := result{binary: bin.label, nodes: n, candidates: candidates(n)}
+	var err error
 	args := []string{"--zap-log-level", "error"}
 	pprofPort := 0
 	if cfg.heapProfile != "" {
@@ -214,8 +272,8 @@ func run(ctx context.Context, cfg config, n int) (result, error) {
 		}
 		args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
 	}
-	start = time.Now()
-	wh, err := framework.StartWebhook(ctx, cp, bin, args...)
+	start := time.Now()
+	wh, err := startWebhook(ctx, cp, bin, args...)
 	if err != nil {
 		return res, err
 	}
@@ -268,18 +326,119 @@ func run(ctx context.Context, cfg config, n int) (result, error) {
 	}
 	res.heapAfter = heapInUse(wh.MetricsPort)
 	if cfg.heapProfile != "" {
-		if err := saveHeap(pprofPort, filepath.Join(cfg.heapProfile, fmt.Sprintf("heap-%d.pb.gz", n))); err != nil {
+		if err := saveHeap(pprofPort, filepath.Join(cfg.heapProfile, fmt.Sprintf("heap-%s-%d.pb.gz", bin.label, n))); err != nil {
 			return res, err
 		}
 	}
-	res.candidates = candidates(n)
-	stopRenewing()
-	renewWG.Wait()
-	fmt.Fprintf(os.Stderr, "renewer: %d Lease renewals, %d failed\n", renewed.Load(), renewErrors.Load())
-	if renewErrors.Load() > 0 {
-		return res, fmt.Errorf("%d Lease renewals failed: the known-node path is not what was measured", renewErrors.Load())
-	}
 	return res, nil
+}
+
+// agentIdle runs `seccomp-guard agent` for one more Node over a seccomp
+// root of cfg.agentFiles profiles, waits until it is ready (its first scan
+// written), then returns the CPU time (utime+stime from /proc/<pid>/stat)
+// it spends over cfg.agentIdle while nothing changes.
+func agentIdle(ctx context.Context, cfg config, cp *framework.ControlPlane, c client.Client, bin binary) (time.Duration, error) {
+	const name = "idle-agent-node"
+	if err := c.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		return 0, err
+	}
+	root := filepath.Join(cp.Dir, "idle-agent-seccomp")
+	for i := range cfg.agentFiles {
+		dir := filepath.Join(root, "operator", fmt.Sprintf("ns-%02d", i/10))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return 0, err
+		}
+		profile := fmt.Sprintf(`{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read","write","exit_group","futex","epoll_wait","syscall_%d"],"action":"SCMP_ACT_ALLOW"}]}`, i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("profile-%d.json", i)), []byte(profile), 0o644); err != nil {
+			return 0, err
+		}
+	}
+	port, err := framework.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	p, err := framework.StartProcess(cp.Dir, "idle-agent", bin.path, "agent", "--node-name", name, "--seccomp-root", root,
+		"--kubeconfig", cp.Kubeconfig, "--namespace", leaseNamespace, "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(port),
+		"--violations-source", "none")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = p.Stop() }()
+	if err := p.WaitReadyz(ctx, port, 2*time.Minute); err != nil {
+		return 0, err
+	}
+	time.Sleep(2 * time.Second) // past the first scan's writes
+	before, err := cpuTime(p.Cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(cfg.agentIdle)
+	after, err := cpuTime(p.Cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return after - before, nil
+}
+
+// cpuTime is utime+stime of a process, from /proc/<pid>/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat has %d fields after the command, want at least 13", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// startWebhook starts the webhook as framework.StartWebhook does, but
+// waits up to 5 minutes for /readyz: a loaded machine syncs 5,000 nodes
+// slower than StartWebhook's 60 s.
+func startWebhook(ctx context.Context, cp *framework.ControlPlane, bin binary, extraArgs ...string) (*framework.Webhook, error) {
+	ca, err := framework.NewCA()
+	if err != nil {
+		return nil, err
+	}
+	name := "webhook-" + strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' {
+			return '-'
+		}
+		return r
+	}, bin.label)
+	w := &framework.Webhook{CA: ca, CertDir: filepath.Join(cp.Dir, name+"-certs")}
+	if _, err := ca.WriteServingCert(w.CertDir); err != nil {
+		return nil, err
+	}
+	for _, p := range []*int{&w.Port, &w.ProbePort, &w.MetricsPort} {
+		if *p, err = framework.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]string{"webhook",
+		"--kubeconfig", cp.Kubeconfig,
+		"--port", strconv.Itoa(w.Port),
+		"--cert-dir", w.CertDir,
+		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(w.ProbePort),
+		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(w.MetricsPort),
+		"--inventory-namespace", leaseNamespace,
+	}, extraArgs...)
+	if w.Process, err = framework.StartProcess(cp.Dir, name, bin.path, args...); err != nil {
+		return nil, err
+	}
+	if err := w.WaitReadyz(ctx, w.ProbePort, 5*time.Minute); err != nil {
+		_ = w.Stop()
+		return nil, fmt.Errorf("%w\nwebhook log:\n%s", err, w.Log())
+	}
+	return w, nil
 }
 
 // parallel runs f(0..n-1) on workers goroutines and returns the first error.
@@ -587,16 +746,16 @@ func saveHeap(port int, path string) error {
 func printTable(w io.Writer, rs []result) {
 	mib := func(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-	fmt.Fprintln(w, "| nodes | candidates | objects created in | ready after start | RSS after sync | RSS after requests | peak RSS | Go heap in use (sync / after) | p50 / p99 / max, present on all | p50 / p99 / max, missing everywhere |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| binary | nodes | candidates | objects created in | ready after start | RSS after sync | RSS after requests | peak RSS | Go heap in use (sync / after) | p50 / p99 / max, present on all | p50 / p99 / max, missing everywhere |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %d | %d | %s | %s | %s | %s | %s | %.0f / %.0f MiB | %s / %s / %s | %s / %s / %s |\n",
-			r.nodes, r.candidates, r.create.Round(100*time.Millisecond), r.sync.Round(10*time.Millisecond),
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %.0f / %.0f MiB | %s / %s / %s | %s / %s / %s |\n",
+			r.binary, r.nodes, r.candidates, r.create.Round(100*time.Millisecond), r.sync.Round(10*time.Millisecond),
 			mib(r.rssSync), mib(r.rssAfter), mib(r.hwm), r.heapSync, r.heapAfter,
 			ms(r.present.q(0.5)), ms(r.present.q(0.99)), ms(r.present.q(1)),
 			ms(r.missing.q(0.5)), ms(r.missing.q(0.99)), ms(r.missing.q(1)))
 	}
 	for _, r := range rs {
-		fmt.Fprintf(w, "\n%d nodes, present: %s\n%d nodes, missing: %s\n", r.nodes, r.presentNote, r.nodes, r.missingNote)
+		fmt.Fprintf(w, "\n%s, %d nodes, present: %s\n%s, %d nodes, missing: %s\n", r.binary, r.nodes, r.presentNote, r.binary, r.nodes, r.missingNote)
 	}
 }
