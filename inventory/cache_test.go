@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -265,4 +266,38 @@ func TestStripNodeSharesStrings(t *testing.T) {
 	assert.Same(t, unsafe.StringData(a.Labels["topology.kubernetes.io/zone"]), unsafe.StringData(b.Labels["topology.kubernetes.io/zone"]), "a label value shared between Nodes")
 	assert.Same(t, unsafe.StringData(a.Name), unsafe.StringData(a.Labels["kubernetes.io/hostname"]), "the hostname label is the name's string")
 	assert.Len(t, in.strings, 3, "the two keys and the zone; the hostnames are not interned")
+}
+
+func TestListInterner(t *testing.T) {
+	li := newListInterner()
+	list := func(digest string) []v1alpha1.ProfileStatus {
+		return []v1alpha1.ProfileStatus{
+			{Path: "operator/a.json", SHA256: digest, Size: 10, Valid: true, DefaultAction: "SCMP_ACT_ERRNO"},
+			{Path: "operator/b.json", SHA256: "bbbb", Size: 20, Reason: "invalid JSON at line 1"},
+		}
+	}
+	first := li.get(list("aaaa"))
+	same := li.get(list("aaaa"))
+	other := li.get(list("cccc"))
+	assert.Same(t, &first[0], &same[0], "an equal list is shared")
+	assert.NotSame(t, &first[0], &other[0], "a list that differs in one digest is not")
+	assert.Equal(t, list("cccc"), other)
+	assert.Empty(t, li.get(nil))
+
+	shorter := li.get(list("aaaa")[:1])
+	assert.NotSame(t, &first[0], &shorter[0], "a prefix is another list")
+
+	// Once no inventory holds a list, it is collected and its entry swept
+	// (when the table has grown to twice its size after the last sweep, 64
+	// at least).
+	first, same, other, shorter = nil, nil, nil, nil
+	for i := range 61 {
+		li.get(list(fmt.Sprint(i)))
+	}
+	require.Len(t, li.lists, 64)
+	goruntime.GC()
+	kept := li.get(list("last"))
+	assert.Len(t, li.lists, 1, "every list nobody holds was swept")
+	assert.Same(t, &kept[0], &li.get(list("last"))[0])
+	_, _, _, _ = first, same, other, shorter
 }

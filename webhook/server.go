@@ -94,7 +94,7 @@ func PprofAddress(addr string) error {
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--pprof-bind-address %q is not host:port (%v): give a loopback address such as 127.0.0.1:6060", addr, err)
+		return fmt.Errorf("--pprof-bind-address %q is not host:port (%w): give a loopback address such as 127.0.0.1:6060", addr, err)
 	}
 	if host == "localhost" {
 		return nil
