@@ -528,7 +528,7 @@ func clusterNode(i int) *corev1.Node {
 				MachineID: fmt.Sprintf("ec2%029x", i), SystemUUID: fmt.Sprintf("ec2%05x-0000-0000-0000-000000000000", i),
 				BootID: fmt.Sprintf("%08x-1111-2222-3333-444444444444", i), KernelVersion: "6.1.115-126.197.amzn2023.x86_64",
 				OSImage: "Amazon Linux 2023.6.20241121", ContainerRuntimeVersion: "containerd://1.7.23",
-				KubeletVersion: "v1.33.5-eks-113cf36", KubeProxyVersion: "v1.33.5-eks-113cf36", OperatingSystem: "linux", Architecture: "amd64",
+				KubeletVersion: "v1.33.5-eks-113cf36", OperatingSystem: "linux", Architecture: "amd64",
 			},
 		},
 	}
