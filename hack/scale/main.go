@@ -28,12 +28,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -116,18 +118,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "error: control plane not built (missing %s): run `make controlplane`\n", strings.Join(missing, ", "))
 		os.Exit(1)
 	}
+	// Ctrl-C or SIGTERM cancels the run, which then stops the control plane
+	// and the processes it started (killed, they would be left running).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var results []result
 	for i, n := range cfg.sizes {
 		cfg := cfg
 		if i < len(cfg.sizes)-1 {
 			cfg.agentIdle = 0 // once is enough: the last cluster
 		}
-		rs, err := run(context.Background(), cfg, n)
+		rs, err := run(ctx, cfg, n)
 		results = append(results, rs...)
 		if err != nil {
 			printTable(os.Stdout, results)
 			fmt.Fprintf(os.Stderr, "error at %d nodes: %v\n", n, err)
-			os.Exit(1)
+			stop()
+			os.Exit(1) //nolint:gocritic // run's deferred stops have run; only stop is left, called above
 		}
 	}
 	printTable(os.Stdout, results)
