@@ -71,6 +71,10 @@ type Options struct {
 	RecordingInterval, RecordingRetention time.Duration
 	// MaxRecordings bounds the recordings of the node.
 	MaxRecordings int
+	// ForkTracking attributes the records of processes that exited before
+	// they were looked up, through the kernel's fork events
+	// (violations.ForkTracker): CAP_NET_ADMIN and the host's network.
+	ForkTracking bool
 }
 
 // DefaultOptions are the flags' defaults.
@@ -191,11 +195,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err != nil {
 		return err
 	}
+	var forks *violations.ForkTracker
+	if opts.ForkTracking {
+		if forks, err = violations.NewForkTracker(opts.ProcRoot); err != nil {
+			return fmt.Errorf("--violations-fork-tracking: %w", err)
+		}
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
 		return err
 	}
 	m := New(c, source, opts, log)
+	if forks != nil {
+		m.attributor.Forks = forks
+		go func() {
+			if err := forks.Run(ctx); err != nil {
+				log.Error(err, "fork tracking stopped: records of processes that exit at once are counted as process-exited")
+			}
+		}()
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -297,6 +315,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 		case q := <-m.queue:
 			m.handleAttributed(q.r, q.a)
 		case <-tick.C():
+			if f := m.attributor.Forks; f != nil {
+				f.Expire(m.Clock.Now())
+			}
 			m.resolvePending()
 			m.flush(ctx)
 			m.flushRecordings(ctx)
