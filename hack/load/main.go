@@ -54,7 +54,8 @@ func main() {
 		err = runNoop(os.Args[2:])
 	default:
 		usage()
-		os.Exit(2)
+		stop()
+		os.Exit(2) //nolint:gocritic // stop() ran
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(2)
@@ -219,9 +220,9 @@ func (r *rig) client(conns int) *http.Client {
 	return newClient(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, NextProtos: []string{"http/1.1"}}, conns)
 }
 
-func checkBinary(flagName, path, make string) error {
+func checkBinary(flagName, path, buildWith string) error {
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("-%s %s: %w (build it with %s)", flagName, path, err, make)
+		return fmt.Errorf("-%s %s: %w (build it with %s)", flagName, path, err, buildWith)
 	}
 	return nil
 }

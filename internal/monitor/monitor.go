@@ -351,11 +351,9 @@ func actionLabel(a violations.Action) string {
 	return "unknown"
 }
 
-// Handle attributes one record and counts it.
-func (m *Monitor) Handle(r violations.Record) {
-	m.handleAttributed(r, m.attributor.Attribute(r))
-}
-
+// handleAttributed publishes one attributed record: to a pod's recording
+// or violations, held until the pod index knows its container, or counted
+// as unattributed.
 func (m *Monitor) handleAttributed(r violations.Record, a violations.Attribution) {
 	sys, act := syscallLabel(r), actionLabel(r.Action)
 	switch a.Origin {

@@ -238,13 +238,13 @@ func WriteLoggingProfile(dir string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("writing the logging profile into %s (--recording-dir must be the agent's writable mount of <seccomp root>/%s): %w", dir, filepath.Dir(policy.RecordingProfile), err)
 	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
+	defer os.Remove(tmp.Name()) // gone after the rename
 	if _, err := tmp.Write(want); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the write error is the one to report
+		_ = tmp.Close() // the write error is the one to report
 		return false, err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the chmod error is the one to report
+		_ = tmp.Close() // the chmod error is the one to report
 		return false, err
 	}
 	if err := tmp.Close(); err != nil {
