@@ -264,7 +264,7 @@ bench-load: build controlplane $(PSA) $(LOAD) ## Webhook load, side by side: sec
 	taskset -c $(LOAD_CPU) $(LOAD) compare -seccomp-guard $(LOCALBIN)/seccomp-guard -psa $(PSA) -server-cpus $(SERVER_CPU) $(LOAD_ARGS)
 
 .PHONY: bench-apiserver
-bench-apiserver: build controlplane $(LOAD) ## Pod creations through kube-apiserver: no admission, native policies, no-op webhooks, seccomp-guard, hybrid (APISERVER_ARGS=-rounds 8 ...).
+bench-apiserver: build controlplane $(LOAD) ## Pod creations through kube-apiserver: no admission, native policies, no-op webhooks, seccomp-guard, hybrid (APISERVER_ARGS=-rounds 12 -pods 500 ...).
 	$(LOAD) apiserver -seccomp-guard $(LOCALBIN)/seccomp-guard $(APISERVER_ARGS)
 
 # The scale harness (hack/scale): cluster sizes, and more flags (go run ./hack/scale -h).
