@@ -8,12 +8,15 @@ package monitor
 // or Events.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,15 +162,8 @@ func (r *recorder) snapshot(now time.Time) ([]v1alpha1.RecordingStatus, bool) {
 			FirstSeen: &first, LastSeen: &last,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Workload != b.Workload {
-			return a.Workload < b.Workload
-		}
-		return a.Container < b.Container
+	slices.SortFunc(out, func(a, b v1alpha1.RecordingStatus) int { // the list's keys
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Workload, b.Workload), strings.Compare(a.Container, b.Container))
 	})
 	recordingsHeld.Set(float64(len(out)))
 	return out, changed
