@@ -277,8 +277,16 @@ bench-load: build controlplane $(PSA) $(LOAD) ## Webhook load, side by side: sec
 	taskset -c $(LOAD_CPU) $(LOAD) compare -seccomp-guard $(LOCALBIN)/seccomp-guard -psa $(PSA) -server-cpus $(SERVER_CPU) $(LOAD_ARGS)
 
 .PHONY: bench-apiserver
-bench-apiserver: build controlplane $(LOAD) ## Pod creations through kube-apiserver: no admission, native policies, no-op webhooks, seccomp-guard, hybrid (APISERVER_ARGS=-rounds 8 ...).
+bench-apiserver: build controlplane $(LOAD) ## Pod creations through kube-apiserver: no admission, native policies, no-op webhooks, seccomp-guard, hybrid (APISERVER_ARGS=-rounds 12 -pods 500 ...).
 	$(LOAD) apiserver -seccomp-guard $(LOCALBIN)/seccomp-guard $(APISERVER_ARGS)
+
+# The scale harness (hack/scale): cluster sizes, and more flags (go run ./hack/scale -h).
+SCALE_NODES ?= 500,5000
+SCALE_ARGS ?=
+
+.PHONY: bench-scale
+bench-scale: controlplane build ## Measure the webhook binary at SCALE_NODES nodes (sync time, memory, /validate p99) and an idle agent; slow (minutes), not in make test.
+	$(GO) run ./hack/scale -nodes '$(SCALE_NODES)' -bin 'bin/seccomp-guard=$(LOCALBIN)/seccomp-guard' -heap-profile $(LOCALBIN)/scale $(SCALE_ARGS)
 
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, etcd, kubectl, ... into bin/k8s (slow once, then cached).

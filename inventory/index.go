@@ -7,7 +7,8 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,21 +25,38 @@ import (
 
 // Index is the webhook's in-memory view of nodes, their inventories and
 // their agents' heartbeats. Informer events keep it current; NodeView
-// queries are map lookups under a read lock, and Nodes returns an immutable
-// snapshot, so the request path neither calls the API nor scans inventories.
+// queries are one map lookup and a binary search under a read lock, and
+// Nodes returns an immutable snapshot, so the request path neither calls
+// the API nor scans inventories.
+//
+// The index copies nothing out of the cached objects: a node's entry points
+// at its cached inventory's profile list (sorted by path, as
+// CacheByObject's transform leaves it; sorted into a copy otherwise), and
+// the snapshot at the cached Nodes.
 type Index struct {
 	now func() time.Time
 
-	mu         sync.RWMutex
-	nodes      map[string]*corev1.Node
-	byPath     map[string]map[string]v1alpha1.ProfileStatus // profile path -> node -> entry
-	inventory  map[string]bool                              // nodes that have an inventory
-	omitted    map[string]int                               // node -> files its inventory leaves out (Truncated)
-	heartbeats map[string]time.Time                         // node -> when a Lease renewal was observed
-	renewals   map[string]string                            // node -> last renewTime seen
+	mu    sync.RWMutex
+	nodes map[string]*nodeState // by node name: whatever is known of the node
 
 	snapshot atomic.Pointer[[]*corev1.Node] // sorted by name; replaced, never modified
 }
+
+// nodeState is what the index knows of one node name: its Node, its
+// inventory and its agent's heartbeat, each of which may be missing.
+type nodeState struct {
+	node *corev1.Node
+
+	hasInventory bool
+	profiles     []v1alpha1.ProfileStatus // sorted by path; shared, never modified
+	omitted      int                      // files the inventory leaves out (Truncated)
+
+	heartbeat time.Time // when a Lease renewal was observed
+	renewal   time.Time // the last renewTime seen
+	seen      bool      // a Lease renewal was observed
+}
+
+func (st *nodeState) empty() bool { return st.node == nil && !st.hasInventory && !st.seen }
 
 var _ policy.NodeView = (*Index)(nil)
 
@@ -47,15 +65,7 @@ func NewEmptyIndex(now func() time.Time) *Index {
 	if now == nil {
 		now = time.Now
 	}
-	ix := &Index{
-		now:        now,
-		nodes:      map[string]*corev1.Node{},
-		byPath:     map[string]map[string]v1alpha1.ProfileStatus{},
-		inventory:  map[string]bool{},
-		omitted:    map[string]int{},
-		heartbeats: map[string]time.Time{},
-		renewals:   map[string]string{},
-	}
+	ix := &Index{now: now, nodes: map[string]*nodeState{}}
 	ix.snapshot.Store(&[]*corev1.Node{})
 	return ix
 }
@@ -104,15 +114,20 @@ func (ix *Index) Nodes() []*corev1.Node { return *ix.snapshot.Load() }
 func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if !ix.inventory[nodeName] {
+	st := ix.nodes[nodeName]
+	if st == nil || !st.hasInventory {
 		return policy.ProfileLookup{}
 	}
-	entry, found := ix.byPath[profilePath][nodeName]
-	hb, seen := ix.heartbeats[nodeName]
 	// Without an observed Lease renewal the agent may never have run (or
 	// its Lease was deleted): the inventory cannot be trusted.
-	return policy.ProfileLookup{HasInventory: true, Heartbeat: hb, NoHeartbeat: !seen, Found: found, Profile: entry, Omitted: ix.omitted[nodeName]}
+	l := policy.ProfileLookup{HasInventory: true, Heartbeat: st.heartbeat, NoHeartbeat: !st.seen, Omitted: st.omitted}
+	if i, found := slices.BinarySearchFunc(st.profiles, profilePath, comparePath); found {
+		l.Found, l.Profile = true, st.profiles[i]
+	}
+	return l
 }
+
+func comparePath(p v1alpha1.ProfileStatus, path string) int { return strings.Compare(p.Path, path) }
 
 func unwrap(o any) any {
 	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
@@ -121,7 +136,26 @@ func unwrap(o any) any {
 	return o
 }
 
-// SetNode adds or replaces a node.
+// state returns the node's entry, created if missing; callers hold the lock.
+func (ix *Index) state(name string) *nodeState {
+	st := ix.nodes[name]
+	if st == nil {
+		st = &nodeState{}
+		ix.nodes[name] = st
+	}
+	return st
+}
+
+// forget drops the node's entry once nothing is known of it; callers hold the lock.
+func (ix *Index) forget(name string, st *nodeState) {
+	if st.empty() {
+		delete(ix.nodes, name)
+	}
+}
+
+// setNode adds or replaces a node: in the snapshot, a copy with the one
+// element replaced or inserted (linear in the node count, where re-sorting
+// on every Node event would cost n log n each, n squared at start).
 func (ix *Index) setNode(o any) {
 	n, ok := unwrap(o).(*corev1.Node)
 	if !ok {
@@ -129,9 +163,21 @@ func (ix *Index) setNode(o any) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.nodes[n.Name] = n
-	ix.rebuildSnapshot()
+	ix.state(n.Name).node = n
+	old := *ix.snapshot.Load()
+	i, found := slices.BinarySearchFunc(old, n.Name, compareNodeName)
+	var nodes []*corev1.Node
+	if found {
+		nodes = slices.Clone(old)
+		nodes[i] = n
+	} else {
+		nodes = make([]*corev1.Node, 0, len(old)+1)
+		nodes = append(append(append(nodes, old[:i]...), n), old[i:]...)
+	}
+	ix.snapshot.Store(&nodes)
 }
+
+func compareNodeName(n *corev1.Node, name string) int { return strings.Compare(n.Name, name) }
 
 func (ix *Index) deleteNode(o any) {
 	n, ok := unwrap(o).(*corev1.Node)
@@ -140,17 +186,27 @@ func (ix *Index) deleteNode(o any) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	delete(ix.nodes, n.Name)
-	ix.rebuildSnapshot()
+	if st := ix.nodes[n.Name]; st != nil {
+		st.node = nil
+		ix.forget(n.Name, st)
+	}
+	old := *ix.snapshot.Load()
+	if i, found := slices.BinarySearchFunc(old, n.Name, compareNodeName); found {
+		nodes := slices.Delete(slices.Clone(old), i, i+1)
+		ix.snapshot.Store(&nodes)
+	}
 }
 
-func (ix *Index) rebuildSnapshot() {
-	nodes := make([]*corev1.Node, 0, len(ix.nodes))
-	for _, n := range ix.nodes {
-		nodes = append(nodes, n)
+// sortedProfiles returns the profiles sorted by path: the list itself when
+// it is (the cache's transform sorts it), else a sorted copy.
+func sortedProfiles(profiles []v1alpha1.ProfileStatus) []v1alpha1.ProfileStatus {
+	byPath := func(a, b v1alpha1.ProfileStatus) int { return strings.Compare(a.Path, b.Path) }
+	if slices.IsSortedFunc(profiles, byPath) {
+		return profiles
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	ix.snapshot.Store(&nodes)
+	profiles = slices.Clone(profiles)
+	slices.SortStableFunc(profiles, byPath)
+	return profiles
 }
 
 func (ix *Index) setInventory(o any) {
@@ -158,23 +214,13 @@ func (ix *Index) setInventory(o any) {
 	if !ok {
 		return
 	}
+	profiles := sortedProfiles(inv.Status.Profiles)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.removeProfiles(inv.Name)
-	ix.inventory[inv.Name] = true
-	if n := inv.Status.Omitted(); n > 0 {
-		ix.omitted[inv.Name] = n
-	} else {
-		delete(ix.omitted, inv.Name)
-	}
-	for _, p := range inv.Status.Profiles {
-		byNode := ix.byPath[p.Path]
-		if byNode == nil {
-			byNode = map[string]v1alpha1.ProfileStatus{}
-			ix.byPath[p.Path] = byNode
-		}
-		byNode[inv.Name] = p
-	}
+	st := ix.state(inv.Name)
+	st.hasInventory = true
+	st.omitted = inv.Status.Omitted()
+	st.profiles = profiles
 }
 
 func (ix *Index) deleteInventory(o any) {
@@ -184,20 +230,9 @@ func (ix *Index) deleteInventory(o any) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.removeProfiles(inv.Name)
-	delete(ix.inventory, inv.Name)
-	delete(ix.omitted, inv.Name)
-}
-
-// removeProfiles drops a node's entries; callers hold the lock.
-func (ix *Index) removeProfiles(node string) {
-	for p, byNode := range ix.byPath {
-		if _, ok := byNode[node]; ok {
-			delete(byNode, node)
-			if len(byNode) == 0 {
-				delete(ix.byPath, p)
-			}
-		}
+	if st := ix.nodes[inv.Name]; st != nil {
+		st.hasInventory, st.profiles, st.omitted = false, nil, 0
+		ix.forget(inv.Name, st)
 	}
 }
 
@@ -234,19 +269,19 @@ func (ix *Index) setLease(o any, namespace string) {
 	if !ok {
 		return
 	}
-	node, renew := hb.Node, hb.Renewed.UTC().Format(time.RFC3339Nano)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	prev, seen := ix.renewals[node]
-	if seen && prev == renew {
+	st := ix.state(hb.Node)
+	if st.seen && st.renewal.Equal(hb.Renewed) {
 		return
 	}
-	ix.renewals[node] = renew
-	if !seen {
-		ix.heartbeats[node] = firstSight(hb.Renewed, ix.now())
+	first := !st.seen
+	st.renewal, st.seen = hb.Renewed, true
+	if first {
+		st.heartbeat = firstSight(hb.Renewed, ix.now())
 		return
 	}
-	ix.heartbeats[node] = ix.now()
+	st.heartbeat = ix.now()
 }
 
 // firstSight is the heartbeat of a Lease renewed at renewed (the agent's
@@ -272,6 +307,8 @@ func (ix *Index) deleteLease(o any, namespace string) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	delete(ix.renewals, node)
-	delete(ix.heartbeats, node)
+	if st := ix.nodes[node]; st != nil {
+		st.seen, st.heartbeat, st.renewal = false, time.Time{}, time.Time{}
+		ix.forget(node, st)
+	}
 }

@@ -164,8 +164,7 @@ func TestIndexInventories(t *testing.T) {
 	t.Run("entries of deleted inventories leave nothing behind", func(t *testing.T) {
 		ix.setInventory(testInventory("node-b", webProfile))
 		ix.deleteInventory(testInventory("node-b"))
-		assert.Empty(t, ix.byPath)
-		assert.Empty(t, ix.inventory)
+		assert.NotContains(t, ix.nodes, "node-b", "nothing else is known of node-b")
 	})
 	t.Run("one node's update leaves the others alone", func(t *testing.T) {
 		ix.setInventory(testInventory("node-a", webProfile))
@@ -173,7 +172,8 @@ func TestIndexInventories(t *testing.T) {
 		ix.setInventory(testInventory("node-b"))
 		assert.True(t, ix.Profile("node-a", webProfile.Path).Found)
 		assert.False(t, ix.Profile("node-b", webProfile.Path).Found)
-		assert.Equal(t, map[string]map[string]v1alpha1.ProfileStatus{webProfile.Path: {"node-a": webProfile}}, ix.byPath)
+		assert.Equal(t, []v1alpha1.ProfileStatus{webProfile}, ix.nodes["node-a"].profiles)
+		assert.Empty(t, ix.nodes["node-b"].profiles)
 	})
 }
 
@@ -424,24 +424,41 @@ func TestCacheByObject(t *testing.T) {
 	}
 	managed := []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
 
-	node := testNode("node-a", map[string]string{"zone": "a"})
+	node := testNode("node-a", map[string]string{"zone": "a", "kubernetes.io/hostname": "node-a"})
+	node.UID, node.ResourceVersion = "uid-a", "7"
 	node.ManagedFields, node.Annotations = managed, map[string]string{"big": "x"}
-	node.Spec.Taints = []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}
+	node.OwnerReferences = []metav1.OwnerReference{{Kind: "Machine", Name: "m-a"}}
+	node.Spec = corev1.NodeSpec{PodCIDR: "10.0.0.0/24", ProviderID: "aws:///i-0", Unschedulable: true,
+		Taints: []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule, TimeAdded: &metav1.Time{}}}}
 	node.Status.Images = []corev1.ContainerImage{{Names: []string{"nginx"}}}
 	assert.Equal(t, &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{"zone": "a"}},
-		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}},
-	}, transform(node), "a Node keeps what scheduling reads")
+		ObjectMeta: metav1.ObjectMeta{Name: "node-a", UID: "uid-a", ResourceVersion: "7", Labels: map[string]string{"zone": "a", "kubernetes.io/hostname": "node-a"}},
+		Spec:       corev1.NodeSpec{Unschedulable: true, Taints: []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}},
+	}, transform(node), "a Node keeps its identity and what scheduling reads")
 
 	withWarnings := webProfile
 	withWarnings.Warnings = []string{"archMap is ignored"}
-	inv := testInventory("node-a", withWarnings)
+	withWarnings.SilentActions = []string{"SCMP_ACT_ERRNO"}
+	inv := testInventory("node-a", withWarnings, dbProfile)
 	inv.ManagedFields = managed
-	assert.Equal(t, testInventory("node-a", webProfile), transform(inv), "an inventory drops warnings and managedFields")
+	inv.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: "node-a"}}
+	inv.Status.ObservedTime = &metav1.Time{}
+	inv.Status.Conditions = append([]metav1.Condition{{Type: "Other", Status: metav1.ConditionTrue}}, inv.Status.Conditions...)
+	inv.Status.Recordings = []v1alpha1.RecordingStatus{{Namespace: "shop", Workload: "Deployment/web", Container: "app"}}
+	assert.Equal(t, &v1alpha1.NodeSeccompInventory{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-a"},
+		Status: v1alpha1.NodeSeccompInventoryStatus{
+			Profiles:     []v1alpha1.ProfileStatus{dbProfile, webProfile},
+			ProfileCount: 2, InvalidCount: 1,
+			Conditions: []metav1.Condition{{Type: v1alpha1.InventoryTruncated, Status: metav1.ConditionFalse}},
+		},
+	}, transform(inv), "an inventory keeps its profiles sorted by path, without warnings, and the Truncated condition's status")
 
 	lease := testLease(leaseNS, policy.LeaseName("node-a"), time.Time{})
 	lease.ManagedFields = managed
-	assert.Equal(t, testLease(leaseNS, policy.LeaseName("node-a"), time.Time{}), transform(lease))
+	lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: "node-a"}}
+	lease.Spec.LeaseDurationSeconds = new(int32(40))
+	assert.Equal(t, testLease(leaseNS, policy.LeaseName("node-a"), time.Time{}), transform(lease), "a Lease keeps what policy.ReadLease reads")
 	for k, v := range byObject {
 		if _, isLease := k.(*coordinationv1.Lease); isLease {
 			assert.Equal(t, []string{leaseNS}, slices.Collect(maps.Keys(v.Namespaces)), "Leases only from the agents' namespace")
@@ -468,8 +485,11 @@ func sameType(a, b any) bool {
 func observedHeartbeat(ix *Index, node string) (time.Time, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	t, ok := ix.heartbeats[node]
-	return t, ok
+	st := ix.nodes[node]
+	if st == nil || !st.seen {
+		return time.Time{}, false
+	}
+	return st.heartbeat, true
 }
 
 func TestIndexTruncatedInventory(t *testing.T) {
@@ -487,4 +507,18 @@ func TestIndexTruncatedInventory(t *testing.T) {
 	assert.Equal(t, 0, ix.Profile("node-a", "b.json").Omitted, "complete again")
 	ix.deleteInventory(inv)
 	assert.Equal(t, policy.ProfileLookup{}, ix.Profile("node-a", "b.json"))
+}
+
+func TestIndexSortsProfiles(t *testing.T) {
+	ix := NewEmptyIndex(nil)
+	inv := testInventory("node-a", webProfile, dbProfile) // web before db: not sorted by path
+	ix.setInventory(inv)
+	assert.True(t, ix.Profile("node-a", webProfile.Path).Found)
+	assert.True(t, ix.Profile("node-a", dbProfile.Path).Found)
+	assert.False(t, ix.Profile("node-a", "profiles/other.json").Found)
+	assert.Equal(t, []v1alpha1.ProfileStatus{webProfile, dbProfile}, inv.Status.Profiles, "the cached object is not modified")
+
+	sorted := testInventory("node-b", dbProfile, webProfile)
+	ix.setInventory(sorted)
+	assert.Same(t, &sorted.Status.Profiles[0], &ix.nodes["node-b"].profiles[0], "a sorted list is shared, not copied")
 }

@@ -144,7 +144,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		name    string
 		handler func(admission.Handler) http.Handler
 	}{
-		{"full", func(h admission.Handler) http.Handler { return referenceEndpoint(h) }},
+		{"full", referenceEndpoint},
 		{"trimmed", func(h admission.Handler) http.Handler { return fastEndpoint(b, h) }},
 	}
 	cases := []struct {

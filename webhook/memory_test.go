@@ -40,16 +40,23 @@ import (
 //
 // docs/operations.md turns the figures into the chart's memory sizing.
 func BenchmarkCacheMemory(b *testing.B) {
-	for _, size := range []struct{ nodes, profiles int }{{100, 50}, {1000, 50}, {5000, 50}, {1000, 10}, {1000, 200}} {
-		nodes, profiles := size.nodes, size.profiles
-		b.Run(fmt.Sprintf("nodes=%d/profiles=%d", nodes, profiles), func(b *testing.B) {
+	for _, size := range []struct {
+		nodes, profiles int
+		distinct        bool
+	}{{100, 50, false}, {1000, 50, false}, {5000, 50, false}, {1000, 10, false}, {1000, 200, false}, {1000, 50, true}, {5000, 50, true}} {
+		nodes, profiles, distinct := size.nodes, size.profiles, size.distinct
+		name := fmt.Sprintf("nodes=%d/profiles=%d", nodes, profiles)
+		if distinct {
+			name += "/distinct"
+		}
+		b.Run(name, func(b *testing.B) {
 			if nodes > 1000 && os.Getenv("SECCOMP_GUARD_BENCH_LARGE") != "1" {
 				b.Skip("takes about 15 s: set SECCOMP_GUARD_BENCH_LARGE=1")
 			}
 			var live uint64
 			for b.Loop() {
 				before := liveHeap()
-				cluster := loadCluster(b, nodes, profiles)
+				cluster := loadCluster(b, nodes, profiles, distinct)
 				live = liveHeap() - before
 				runtime.KeepAlive(cluster)
 			}
@@ -75,8 +82,11 @@ type simulatedCluster struct {
 }
 
 // loadCluster feeds nodes Nodes, NodeSeccompInventories of profiles each,
-// and Leases through fake informers into a new index.
-func loadCluster(b *testing.B, nodes, profiles int) *simulatedCluster {
+// and Leases through fake informers into a new index. The nodes have the
+// same profiles, as where the Security Profiles Operator installs them;
+// with distinct, each node's first profile has a digest of its own, so that
+// no two inventories' lists are equal (the cache shares equal ones).
+func loadCluster(b *testing.B, nodes, profiles int, distinct bool) *simulatedCluster {
 	b.Helper()
 	ctx := context.Background()
 	const leaseNamespace = "seccomp-guard"
@@ -114,7 +124,12 @@ func loadCluster(b *testing.B, nodes, profiles int) *simulatedCluster {
 	for i := range nodes {
 		name := fmt.Sprintf("ip-10-%d-%d-%d.eu-west-1.compute.internal", i/65536, i/256%256, i%256)
 		add(memoryTestNode(name, i), &corev1.Node{})
-		add(memoryTestInventory(name, profiles, now), &v1alpha1.NodeSeccompInventory{})
+		inv := memoryTestInventory(name, profiles, now)
+		if distinct && profiles > 0 {
+			sum := sha256.Sum256([]byte(name))
+			inv.Status.Profiles[0].SHA256 = hex.EncodeToString(sum[:])
+		}
+		add(inv, &v1alpha1.NodeSeccompInventory{})
 		add(memoryTestLease(leaseNamespace, name, now), &coordinationv1.Lease{})
 	}
 	return c

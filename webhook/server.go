@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -78,6 +79,29 @@ type Options struct {
 	MaxInFlight int
 	// GracefulShutdownTimeout bounds how long in-flight requests may drain on SIGTERM. Default 30s.
 	GracefulShutdownTimeout time.Duration
+	// PprofBindAddress serves net/http/pprof (/debug/pprof/) for profiling
+	// the webhook's heap and CPU. Default "": off. Only a loopback address
+	// is accepted (PprofAddress): a profile reveals memory contents.
+	PprofBindAddress string
+}
+
+// PprofAddress checks a --pprof-bind-address: empty (off) or host:port
+// with a loopback IP host (127.0.0.1, ::1) or localhost.
+func PprofAddress(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-bind-address %q is not host:port (%w): give a loopback address such as 127.0.0.1:6060", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--pprof-bind-address %q is not a loopback address: profiles reveal memory contents, so serve them on 127.0.0.1 or [::1] only (then kubectl port-forward to reach them)", addr)
+	}
+	return nil
 }
 
 // DefaultOptions returns the defaults of Options: what Run uses for a zero
@@ -187,6 +211,9 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 	if err != nil {
 		return nil, err
 	}
+	if err := PprofAddress(opts.PprofBindAddress); err != nil {
+		return nil, err
+	}
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = minTLS
 		if !opts.EnableHTTP2 {
@@ -210,6 +237,7 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                        scheme.Scheme,
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
+		PprofBindAddress:              opts.PprofBindAddress,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              LeaderElectionID,

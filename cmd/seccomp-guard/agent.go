@@ -69,6 +69,7 @@ a live inventory from a stale one.`,
 	f.StringVar(&monOpts.KmsgPath, "violations-kmsg", monOpts.KmsgPath, "The kernel log device, for --violations-source=kmsg.")
 	f.StringVar(&monOpts.AuditLogPath, "violations-audit-log", monOpts.AuditLogPath, "auditd's log file as mounted, for --violations-source=auditd.")
 	f.DurationVar(&monOpts.EventInterval, "violations-event-interval", monOpts.EventInterval, "Least time between two writes of the Event of one container's syscall and action (records in between are counted into it).")
+	f.BoolVar(&monOpts.ForkTracking, "violations-fork-tracking", false, "Attribute the records of processes that exit before they are looked up (a shell's refused child, a recorded container's short-lived commands) through the kernel's fork events. Needs CAP_NET_ADMIN and the host's network namespace (hostNetwork).")
 	f.StringVar(&monOpts.RecordingDir, "recording-dir", "", "Enables recording (docs/recording.md): the agent's writable mount of <seccomp root>/seccomp-guard on the host, where it writes the logging profile seccomp-guard/recording.json. The records of pods that run under it go to status.recordings of the node's inventory, not to violations. Needs --violations-source.")
 	f.DurationVar(&monOpts.RecordingInterval, "recording-interval", monOpts.RecordingInterval, "Least time between two writes of status.recordings.")
 	f.DurationVar(&monOpts.RecordingRetention, "recording-retention", monOpts.RecordingRetention, "Drop a recording nothing was added to for this long (0 keeps it until the agent's inventory is deleted).")

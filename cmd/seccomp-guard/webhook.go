@@ -33,6 +33,9 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 			if _, err := webhook.TLSVersion(opts.TLSMinVersion); err != nil {
 				return usageError{err: err}
 			}
+			if err := webhook.PprofAddress(opts.PprofBindAddress); err != nil {
+				return usageError{err: err}
+			}
 			if opts.ClientCAFile != "" {
 				if _, err := webhook.RequireClientCertificates(opts.ClientCAFile); err != nil {
 					return usageError{err: err}
@@ -72,6 +75,8 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 		`defaultMode served while there is no ClusterSeccompPolicy "default" (disabled, audit, warn or enforce); the built-in default, disabled, when empty. The chart sets the installed mode's: enforce for cluster-wide.`)
 	f.IntVar(&opts.MaxInFlight, "max-in-flight", opts.MaxInFlight, "Reviews read and decided at once on this replica (each body may be up to 7 MiB); more wait up to 1s, then get a 429.")
 	f.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout, "How long in-flight requests may drain after SIGTERM.")
+	f.StringVar(&opts.PprofBindAddress, "pprof-bind-address", opts.PprofBindAddress,
+		`Loopback address (127.0.0.1:PORT) that serves net/http/pprof for profiling; empty (the default) disables it.`)
 	certFlags.bind(f)
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)

@@ -141,7 +141,8 @@ func TestAgentRecording(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "/var/lib/kubelet/seccomp/seccomp-guard", hostPath)
-	assert.Subset(t, c.Args, []string{"--recording-dir=/var/lib/seccomp-guard/recording", "--recording-interval=10s", "--recording-retention=168h"})
+	assert.Subset(t, c.Args, []string{"--recording-dir=/var/lib/seccomp-guard/recording", "--recording-interval=10s", "--recording-retention=168h", "--violations-fork-tracking"})
+	assert.Equal(t, []corev1.Capability{"DAC_READ_SEARCH", "AUDIT_READ", "NET_ADMIN"}, c.SecurityContext.Capabilities.Add, "recording turns fork tracking on")
 	assert.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
 
 	off := render(t, values("agent.violations.enabled", true))
@@ -152,4 +153,11 @@ func TestAgentRecording(t *testing.T) {
 	_, err := helmTemplate(t, values("agent.recording.enabled", true))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "agent.recording.enabled needs agent.violations.enabled")
+	_, err = helmTemplate(t, values("agent.violations.enabled", true, "agent.violations.source", "kmsg", "agent.violations.forkTracking", true))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "agent.violations.forkTracking (and agent.recording.enabled, which turns it on) needs agent.violations.source netlink")
+	forks := render(t, values("agent.violations.enabled", true, "agent.violations.forkTracking", true))
+	fc := get[appsv1.DaemonSet](t, forks, "DaemonSet", fullname+"-agent").Spec.Template.Spec.Containers[0]
+	assert.Contains(t, fc.Args, "--violations-fork-tracking")
+	assert.Contains(t, fc.SecurityContext.Capabilities.Add, corev1.Capability("NET_ADMIN"))
 }

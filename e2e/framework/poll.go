@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -23,8 +24,11 @@ func Poll(ctx context.Context, interval, timeout time.Duration, what string, che
 			aborted = a.err
 			return false, a.err
 		}
-		// A check cut short by the deadline says nothing new: keep the answer before it.
-		if err == nil || pollCtx.Err() == nil || last == nil {
+		// A check cut short by the deadline (or by a client rate limiter
+		// that sees the deadline coming) says nothing new: keep the answer
+		// before it.
+		cutShort := pollCtx.Err() != nil || (err != nil && strings.Contains(err.Error(), "would exceed context deadline"))
+		if err == nil || !cutShort || last == nil {
 			last = err
 		}
 		return err == nil, nil

@@ -26,10 +26,11 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/policy"
 )
 
-// appScript is the recorded application: it makes a directory, writes and
-// reads a file, and sleeps. Under a profile that refuses mkdir, `set -e`
-// makes it exit, and the container restarts.
-const appScript = `set -e; mkdir -p /tmp/work/a; echo recorded > /tmp/work/a/f; cat /tmp/work/a/f; echo done; exec sleep 3600`
+// appScript is the recorded application: three times, it makes a
+// directory, writes and reads a file (mkdir and cat are child processes of
+// the shell), and waits a second; then it sleeps. Under a profile that
+// refuses mkdir, `set -e` makes it exit, and the container restarts.
+const appScript = `set -e; for i in 1 2 3; do mkdir -p /tmp/work/$i; echo recorded > /tmp/work/$i/f; cat /tmp/work/$i/f; sleep 1; done; echo done; exec sleep 3600`
 
 // app is the workload: a Deployment of busybox running appScript; tweak
 // sets its template's profile or annotation.
@@ -131,9 +132,11 @@ func TestRecording(t *testing.T) {
 		require.Equal(t, corev1.SeccompProfileTypeLocalhost, sp.Type, "the webhook points the annotated workload at the logging profile")
 		require.Equal(t, policy.RecordingProfile, *sp.LocalhostProfile)
 
-		// Both replicas' syscalls, up to the sleep that ends the script.
+		// Both replicas' syscalls, until the recording stops growing (the
+		// script ends in a long sleep).
 		var rec v1alpha1.RecordingStatus
-		err := framework.Poll(ctx, time.Second, 3*time.Minute, "the recording of Deployment/app", func(ctx context.Context) error {
+		last, stable := -1, 0
+		err := framework.Poll(ctx, 2*time.Second, 3*time.Minute, "the recording of Deployment/app", func(ctx context.Context) error {
 			var inv v1alpha1.NodeSeccompInventory
 			if err := node.Client.Get(ctx, client.ObjectKey{Name: node.NodeName}, &inv); err != nil {
 				return err
@@ -150,6 +153,13 @@ func TestRecording(t *testing.T) {
 				return fmt.Errorf("no mkdir recorded yet: %v", rec.Syscalls)
 			case !slices.ContainsFunc(rec.Syscalls, func(s string) bool { return strings.HasSuffix(s, "nanosleep") }):
 				return fmt.Errorf("the script has not reached its sleep: %v", rec.Syscalls)
+			}
+			if int(rec.Records) != last {
+				last, stable = int(rec.Records), 0
+				return fmt.Errorf("still growing: %d records", rec.Records)
+			}
+			if stable++; stable < 3 {
+				return fmt.Errorf("unchanged for %d polls", stable)
 			}
 			return nil
 		})

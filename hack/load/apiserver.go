@@ -245,10 +245,11 @@ func deletePods(ctx context.Context, c client.Client) error {
 
 // APIServerOptions shape the apiserver mode.
 type APIServerOptions struct {
-	Configs []string
-	Rounds  int
-	Pods    int
-	Workers int
+	Configs    []string
+	Rounds     int
+	Pods       int
+	WarmupPods int // created and deleted, unrecorded, after a configuration is in effect and before its measured creates
+	Workers    int
 }
 
 // CreateSample is one configuration's figures in one round.
@@ -271,6 +272,17 @@ func runAPIServer(ctx context.Context, o APIServerOptions, rig *admissionRig, pr
 			}
 			if err := rig.waitInEffect(ctx, name); err != nil {
 				return nil, err
+			}
+			// The API server compiles a newly written admission policy and
+			// its first evaluations are slower (type checking, cost
+			// estimation, connection set-up to a webhook): warm up first.
+			if o.WarmupPods > 0 {
+				if w := createPods(ctx, rig.c, o.WarmupPods, o.Workers); w.Failed > 0 {
+					return nil, fmt.Errorf("%s: %d warm-up creates failed; first: %s", name, w.Failed, w.Example)
+				}
+				if err := deletePods(ctx, rig.c); err != nil {
+					return nil, err
+				}
 			}
 			res := createPods(ctx, rig.c, o.Pods, o.Workers)
 			if err := deletePods(ctx, rig.c); err != nil {

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -62,7 +66,7 @@ func measure(ctx context.Context, l Load, t Target) (Sample, error) {
 	s := Sample{Throughput: res.Throughput(), Latency: Summarize(res.Latencies), Counts: res.Counts}
 	if n := float64(len(res.Latencies)); n > 0 {
 		s.CPUPerReq = (cpu1 - cpu0).Seconds() / n
-		s.AllocPerReq = (m1 - m0) / n
+		s.AllocPerReq = max(m1-m0-t.Server.ScrapeAllocs, 0) / n
 	} else {
 		s.CPUPerReq, s.AllocPerReq = math.NaN(), math.NaN()
 	}
@@ -127,4 +131,58 @@ func (c *Comparison) series(pod, target string, f func(Sample) float64) []float6
 		out = append(out, f(s))
 	}
 	return out
+}
+
+// profileTargets loads each target (servers that serve pprof) with each pod
+// for one Duration, unrecorded, while it takes a CPU profile of the server
+// over that time, and writes it to dir/<pod>-<path>.pprof (go tool pprof
+// -top reads it).
+func profileTargets(ctx context.Context, o CompareOptions, client *http.Client, reviews map[string]*Review, targets []Target, dir string, progress func(string)) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-profile-dir: %w", err)
+	}
+	secs := max(int(o.Duration.Round(time.Second)/time.Second), 1)
+	for _, pod := range o.Pods {
+		for _, t := range targets {
+			if t.Server.PprofURL == "" {
+				continue
+			}
+			file := filepath.Join(dir, pod+"-"+strings.Trim(t.Path, "/")+".pprof")
+			errc := make(chan error, 1)
+			go func() { errc <- fetchProfile(ctx, fmt.Sprintf("%s/profile?seconds=%d", t.Server.PprofURL, secs), file) }()
+			l := Load{URL: fmt.Sprintf("https://127.0.0.1:%d%s", t.Server.Port, t.Path), Review: reviews[pod], Client: client,
+				Concurrency: o.Concurrency, Rate: o.Rate, Duration: time.Duration(secs)*time.Second + 500*time.Millisecond, Timeout: o.Timeout}
+			res := l.Run(ctx)
+			if err := <-errc; err != nil {
+				return fmt.Errorf("profiling %s with the %s pod: %w", t.Name, pod, err)
+			}
+			progress(fmt.Sprintf("profiled %s with the %s pod under %.0f req/s: %s", t.Name, pod, res.Throughput(), file))
+		}
+	}
+	return nil
+}
+
+func fetchProfile(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s answered %s: %s", url, resp.Status, b)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -54,7 +54,8 @@ func main() {
 		err = runNoop(os.Args[2:])
 	default:
 		usage()
-		os.Exit(2)
+		stop()
+		os.Exit(2) //nolint:gocritic // stop() ran
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(2)
@@ -219,9 +220,9 @@ func (r *rig) client(conns int) *http.Client {
 	return newClient(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, NextProtos: []string{"http/1.1"}}, conns)
 }
 
-func checkBinary(flagName, path, make string) error {
+func checkBinary(flagName, path, buildWith string) error {
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("-%s %s: %w (build it with %s)", flagName, path, err, make)
+		return fmt.Errorf("-%s %s: %w (build it with %s)", flagName, path, err, buildWith)
 	}
 	return nil
 }
@@ -237,9 +238,10 @@ func cmdCompare(ctx context.Context, args []string) error {
 	serverCPUs := fs.String("server-cpus", "1", "taskset CPU list for the servers (empty: not pinned); pin this program elsewhere, e.g. taskset -c 0")
 	pods := fs.String("pods", "small,large,localhost", "pod fixtures, comma-separated")
 	nodes := fs.Int("nodes", 1000, "Nodes (with inventories and fresh agent Leases) in the API server, which the localhost pod is checked across")
-	rounds := fs.Int("rounds", 3, "alternating rounds")
+	rounds := fs.Int("rounds", 5, "alternating rounds")
 	warmup := fs.Duration("warmup", time.Second, "unrecorded load per server and pod before the rounds")
-	lf := addLoadFlags(fs, 3*time.Second)
+	profileDir := fs.String("profile-dir", "", "after the rounds, write a CPU profile of seccomp-guard under each of its loads (one -duration each, unrecorded) to DIR/<pod>-<validate|mutate>.pprof")
+	lf := addLoadFlags(fs, 2*time.Second)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -294,11 +296,16 @@ func cmdCompare(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sg, err := startSeccompGuard(ctx, r.cp, *sgBin, r.certDir, *serverCPUs)
+	sg, err := startSeccompGuard(ctx, r.cp, *sgBin, r.certDir, *serverCPUs, *profileDir != "")
 	if err != nil {
 		return err
 	}
 	r.servers = append(r.servers, sg)
+	for _, s := range r.servers {
+		if err := calibrateScrape(ctx, s); err != nil {
+			return err
+		}
+	}
 	targets := []Target{{TargetFloor, noop, "/validate"}, {TargetPSA, psa, "/"}, {TargetValidate, sg, "/validate"}, {TargetMutate, sg, "/mutate"}}
 	client := r.client(*lf.concurrency)
 	var tlsv []string
@@ -315,13 +322,18 @@ func cmdCompare(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *profileDir != "" {
+		if err := profileTargets(ctx, o, client, reviews, targets[2:], *profileDir, progress); err != nil {
+			return err
+		}
+	}
 	load := "closed loop"
 	if *lf.rate > 0 {
 		load = fmt.Sprintf("%.0f req/s open loop", *lf.rate)
 	}
 	fmt.Printf("\nAdmissionReviews over HTTPS (HTTP/1.1, %d keep-alive connections, %s), %s per server, pod and round; load generator on CPUs %s, servers on CPUs %q; %d nodes in the API server.\n",
 		*lf.concurrency, load, *lf.duration, affinity(), *serverCPUs, *nodes)
-	fmt.Println("Each figure: median over rounds (lowest–highest); ratios are taken round by round. CPU and allocations are the server's, per answered review.")
+	fmt.Println("Each figure: median over rounds (lowest–highest); ratios are taken round by round. CPU and allocations are the server's, per answered review (allocations less those of the /metrics scrapes around each load).")
 	WriteComparison(os.Stdout, cmp, sizes)
 	return failedAny(cmp)
 }
@@ -346,8 +358,9 @@ func cmdAPIServer(ctx context.Context, args []string) error {
 	all := []string{ConfigNone, ConfigNative, ConfigNoop, ConfigWebhooks, ConfigHybrid}
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	sgBin := fs.String("seccomp-guard", "bin/seccomp-guard", "the seccomp-guard binary")
-	rounds := fs.Int("rounds", 5, "interleaved rounds (each runs every configuration once)")
-	pods := fs.Int("pods", 500, "pods created per configuration and round")
+	rounds := fs.Int("rounds", 8, "interleaved rounds (each runs every configuration once)")
+	pods := fs.Int("pods", 300, "pods created per configuration and round")
+	warmupPods := fs.Int("warmup-pods", 50, "pods created and deleted, unrecorded, before each configuration's measured creates")
 	workers := fs.Int("workers", 8, "parallel creates")
 	configs := fs.String("configs", strings.Join(all, ","), "configurations, comma-separated")
 	if err := fs.Parse(args); err != nil {
@@ -359,8 +372,8 @@ func cmdAPIServer(ctx context.Context, args []string) error {
 			return fmt.Errorf("-configs: unknown configuration %q: use some of %s", c, strings.Join(all, ", "))
 		}
 	}
-	if *rounds < 1 || *pods < 1 || *workers < 1 {
-		return errors.New("-rounds, -pods and -workers must be at least 1")
+	if *rounds < 1 || *pods < 1 || *workers < 1 || *warmupPods < 0 {
+		return errors.New("-rounds, -pods and -workers must be at least 1, -warmup-pods at least 0")
 	}
 	if err := checkBinary("seccomp-guard", *sgBin, "make build"); err != nil {
 		return err
@@ -382,18 +395,18 @@ func cmdAPIServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sg, err := startSeccompGuard(ctx, r.cp, *sgBin, r.certDir, "")
+	sg, err := startSeccompGuard(ctx, r.cp, *sgBin, r.certDir, "", false)
 	if err != nil {
 		return err
 	}
 	r.servers = append(r.servers, sg)
 	rig := &admissionRig{c: r.cp.Client, noop: noop, sg: sg, ca: r.ca}
 	progress("servers up; measuring")
-	samples, err := runAPIServer(ctx, APIServerOptions{Configs: cfgs, Rounds: *rounds, Pods: *pods, Workers: *workers}, rig, progress)
+	samples, err := runAPIServer(ctx, APIServerOptions{Configs: cfgs, Rounds: *rounds, Pods: *pods, WarmupPods: *warmupPods, Workers: *workers}, rig, progress)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nPod creations through kube-apiserver: %d pods per configuration and round, %d workers, %d interleaved rounds, not pinned.\n", *pods, *workers, *rounds)
+	fmt.Printf("\nPod creations through kube-apiserver: %d pods per configuration and round (after %d unrecorded), %d workers, %d interleaved rounds, not pinned.\n", *pods, *warmupPods, *workers, *rounds)
 	fmt.Println("Each figure: median over rounds (lowest–highest); ratios are taken round by round.")
 	WriteAPIServer(os.Stdout, cfgs, samples)
 	for _, c := range cfgs {

@@ -71,6 +71,10 @@ type Options struct {
 	RecordingInterval, RecordingRetention time.Duration
 	// MaxRecordings bounds the recordings of the node.
 	MaxRecordings int
+	// ForkTracking attributes the records of processes that exited before
+	// they were looked up, through the kernel's fork events
+	// (violations.ForkTracker): CAP_NET_ADMIN and the host's network.
+	ForkTracking bool
 }
 
 // DefaultOptions are the flags' defaults.
@@ -150,7 +154,8 @@ type Monitor struct {
 	series     *series
 	agg        *aggregator
 	writer     *eventWriter
-	queue      chan violations.Record
+	queue      chan attributed
+	pids       *pidCache // used by Emit only (the source's goroutine)
 
 	pending          *pending
 	recorder         *recorder // nil unless recording is enabled
@@ -169,7 +174,8 @@ func New(c client.Client, source violations.Source, opts Options, log logr.Logge
 		series:     newSeries(opts.MaxSeries),
 		agg:        newAggregator(opts.MaxEventKeys, opts.EventFirstDelay, opts.EventInterval),
 		writer:     &eventWriter{client: c, node: opts.NodeName, limiter: rate.NewLimiter(rate.Limit(opts.EventQPS), opts.EventBurst)},
-		queue:      make(chan violations.Record, opts.QueueSize),
+		queue:      make(chan attributed, opts.QueueSize),
+		pids:       newPIDCache(),
 		pending:    newPending(),
 		recorder:   recorderFor(opts),
 	}
@@ -189,11 +195,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err != nil {
 		return err
 	}
+	var forks *violations.ForkTracker
+	if opts.ForkTracking {
+		if forks, err = violations.NewForkTracker(opts.ProcRoot); err != nil {
+			return fmt.Errorf("--violations-fork-tracking: %w", err)
+		}
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
 		return err
 	}
 	m := New(c, source, opts, log)
+	if forks != nil {
+		m.attributor.Forks = forks
+		go func() {
+			if err := forks.Run(ctx); err != nil {
+				log.Error(err, "fork tracking stopped: records of processes that exit at once are counted as process-exited")
+			}
+		}()
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -242,12 +262,22 @@ func (m *Monitor) remove(obj any) {
 	}
 }
 
-// Emit queues a record for attribution; never blocks the source: a full
-// queue drops and counts it.
+// attributed is a record with where it came from.
+type attributed struct {
+	r violations.Record
+	a violations.Attribution
+}
+
+// Emit attributes a record at once, in the source's goroutine, and queues
+// it; never blocks the source: a full queue drops and counts it. The
+// lookup cannot wait for the queue: a short-lived process (a shell's
+// child) is gone within a millisecond, and with it /proc/<pid>/cgroup. A
+// process seen in the last second is not looked up again.
 func (m *Monitor) Emit(r violations.Record) {
 	records.WithLabelValues(m.Source.Name()).Inc()
+	a := m.pids.attribute(m.attributor, r, time.Now())
 	select {
-	case m.queue <- r:
+	case m.queue <- attributed{r: r, a: a}:
 	default:
 		dropped.WithLabelValues("queue-full").Inc()
 	}
@@ -282,9 +312,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("reading seccomp records from %s: %w", m.Source.Name(), err)
-		case r := <-m.queue:
-			m.Handle(r)
+		case q := <-m.queue:
+			m.handleAttributed(q.r, q.a)
 		case <-tick.C():
+			if f := m.attributor.Forks; f != nil {
+				f.Expire(m.Clock.Now())
+			}
 			m.resolvePending()
 			m.flush(ctx)
 			m.flushRecordings(ctx)
@@ -318,10 +351,11 @@ func actionLabel(a violations.Action) string {
 	return "unknown"
 }
 
-// Handle attributes one record and counts it.
-func (m *Monitor) Handle(r violations.Record) {
+// handleAttributed publishes one attributed record: to a pod's recording
+// or violations, held until the pod index knows its container, or counted
+// as unattributed.
+func (m *Monitor) handleAttributed(r violations.Record, a violations.Attribution) {
 	sys, act := syscallLabel(r), actionLabel(r.Action)
-	a := m.attributor.Attribute(r)
 	switch a.Origin {
 	case violations.OriginPod:
 		m.handlePod(a.Pod, r)

@@ -8,12 +8,15 @@ package monitor
 // or Events.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,15 +162,8 @@ func (r *recorder) snapshot(now time.Time) ([]v1alpha1.RecordingStatus, bool) {
 			FirstSeen: &first, LastSeen: &last,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Workload != b.Workload {
-			return a.Workload < b.Workload
-		}
-		return a.Container < b.Container
+	slices.SortFunc(out, func(a, b v1alpha1.RecordingStatus) int { // the list's keys
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Workload, b.Workload), strings.Compare(a.Container, b.Container))
 	})
 	recordingsHeld.Set(float64(len(out)))
 	return out, changed
@@ -238,13 +234,13 @@ func WriteLoggingProfile(dir string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("writing the logging profile into %s (--recording-dir must be the agent's writable mount of <seccomp root>/%s): %w", dir, filepath.Dir(policy.RecordingProfile), err)
 	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
+	defer os.Remove(tmp.Name()) // gone after the rename
 	if _, err := tmp.Write(want); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the write error is the one to report
+		_ = tmp.Close() // the write error is the one to report
 		return false, err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close() //nolint:errcheck,gosec // the chmod error is the one to report
+		_ = tmp.Close() // the chmod error is the one to report
 		return false, err
 	}
 	if err := tmp.Close(); err != nil {

@@ -123,7 +123,7 @@ func TestRecordingKeptOutOfViolations(t *testing.T) {
 	recorded0 := testutil.ToFloat64(recordingRecords.WithLabelValues("recorded"))
 	violations0 := testutil.ToFloat64(violationsTotal.WithLabelValues("rec", "Pod/web", "app", "mkdirat", "SCMP_ACT_LOG"))
 
-	m.Handle(r)
+	m.handle(r)
 	assert.Equal(t, 1.0, testutil.ToFloat64(recordingRecords.WithLabelValues("recorded"))-recorded0)
 	assert.Equal(t, 0.0, testutil.ToFloat64(violationsTotal.WithLabelValues("rec", "Pod/web", "app", "mkdirat", "SCMP_ACT_LOG"))-violations0)
 	assert.Empty(t, m.agg.due(m.Clock.Now().Add(time.Hour)), "no Event pending")
@@ -131,7 +131,7 @@ func TestRecordingKeptOutOfViolations(t *testing.T) {
 	// Without the annotation the same record is a violation.
 	delete(pod.Annotations, policy.RecordAnnotation)
 	m.Pods.Upsert(pod)
-	m.Handle(r)
+	m.handle(r)
 	assert.Equal(t, 1.0, testutil.ToFloat64(violationsTotal.WithLabelValues("rec", "Pod/web", "app", "mkdirat", "SCMP_ACT_LOG"))-violations0)
 	assert.Equal(t, 1.0, testutil.ToFloat64(recordingRecords.WithLabelValues("recorded"))-recorded0)
 }
@@ -200,7 +200,7 @@ func TestRecordsBeforeThePodKnowsTheContainer(t *testing.T) {
 	m.Clock = clk
 	at := time.Unix(1800000000, 0)
 	for _, s := range []string{"execve", "mkdir", "mkdir", "openat"} {
-		m.Handle(violations.Record{Time: at, PID: 888, Arch: "x86_64", Syscall: s, Action: violations.ActionLog})
+		m.handle(violations.Record{Time: at, PID: 888, Arch: "x86_64", Syscall: s, Action: violations.ActionLog})
 	}
 	unknown0 := testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG"))
 	m.resolvePending()
@@ -226,7 +226,7 @@ func TestRecordsBeforeThePodKnowsTheContainer(t *testing.T) {
 	// A container no pod ever names: counted after the TTL.
 	const other = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 	m.attributor.ProcRoot = fakeProc(t, 999, other)
-	m.Handle(violations.Record{Time: at, PID: 999, Arch: "x86_64", Syscall: "execve", Action: violations.ActionLog})
+	m.handle(violations.Record{Time: at, PID: 999, Arch: "x86_64", Syscall: "execve", Action: violations.ActionLog})
 	clk.Step(pendingTTL - time.Second)
 	m.resolvePending()
 	assert.Equal(t, unknown0, testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG")), "still waiting")
@@ -234,3 +234,22 @@ func TestRecordsBeforeThePodKnowsTheContainer(t *testing.T) {
 	m.resolvePending()
 	assert.Equal(t, unknown0+1, testutil.ToFloat64(unattributed.WithLabelValues("unknown-container", "execve", "SCMP_ACT_LOG")))
 }
+
+// TestPIDCache: a process is looked up once a second, not per record; a
+// process that was gone is looked up again.
+func TestPIDCache(t *testing.T) {
+	const id = "2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c"
+	root := fakeProc(t, 4321, id)
+	at := &violations.Attributor{ProcRoot: root}
+	c := newPIDCache()
+	r := violations.Record{Time: time.Unix(1800000000, 0), PID: 4321}
+	now := time.Unix(1800000000, 0)
+	assert.Equal(t, violations.OriginContainer, c.attribute(at, r, now).Origin)
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "4321")))
+	assert.Equal(t, violations.OriginContainer, c.attribute(at, r, now.Add(500*time.Millisecond)).Origin, "cached")
+	assert.Equal(t, violations.OriginExited, c.attribute(at, r, now.Add(2*time.Second)).Origin, "expired: looked up again")
+	assert.Equal(t, violations.OriginExited, c.attribute(at, r, now.Add(2100*time.Millisecond)).Origin, "an exited process is not cached")
+}
+
+// handle attributes a record now and publishes it, as Emit and Run do.
+func (m *Monitor) handle(r violations.Record) { m.handleAttributed(r, m.attributor.Attribute(r)) }

@@ -6,6 +6,7 @@ package recording
 // replicas on that node). A profile is built from the union over nodes.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -89,15 +90,8 @@ func Merge(invs []*v1alpha1.NodeSeccompInventory) []Recording {
 		r.Architectures = sortedKeys(archs[k])
 		out = append(out, *r)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Workload != b.Workload {
-			return a.Workload < b.Workload
-		}
-		return a.Container < b.Container
+	slices.SortFunc(out, func(a, b Recording) int { // the list's keys
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Workload, b.Workload), strings.Compare(a.Container, b.Container))
 	})
 	return out
 }

@@ -1,6 +1,9 @@
 package violations
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Origin says what a record was attributed to.
 type Origin string
@@ -33,6 +36,9 @@ type Attributor struct {
 	// (a pod that started after the index was filled), before a second
 	// lookup.
 	Refresh func()
+	// Forks, when set, attributes a process that exited before it was
+	// looked up to the container it was forked into (forks.go).
+	Forks *ForkTracker
 }
 
 // Attribute looks up the record's process now. A PID whose process started
@@ -43,6 +49,11 @@ func (a *Attributor) Attribute(r Record) Attribution {
 		root = "/proc"
 	}
 	id, err := ContainerOfPIDAt(root, r.PID, r.Time)
+	if errors.Is(err, ErrProcessGone) && a.Forks != nil {
+		if forked, ok := a.Forks.ContainerOf(r.PID, time.Now()); ok {
+			id, err = forked, nil
+		}
+	}
 	switch {
 	case errors.Is(err, ErrProcessGone):
 		return Attribution{Origin: OriginExited}
