@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
@@ -47,6 +49,9 @@ func main() {
 }
 
 func run() error {
+	// The demo prints what happens; controller-runtime's clients log nothing
+	// worth showing here (and would warn, 30 s in, that no logger was set).
+	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := localcluster.Check(); err != nil {
