@@ -66,6 +66,13 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the leader-election Lease. Default: the pod's namespace.
 	LeaderElectionNamespace string
+	// LeaseDuration and RenewDeadline of the leader-election Lease.
+	// controller-runtime ends the process when the leader cannot renew
+	// within RenewDeadline, as during an API server outage; the leader
+	// writes only the policy's status and the certificates, so a long
+	// deadline costs a slower failover of those and keeps a replica
+	// serving through an API server restart. Defaults 60s and 45s.
+	LeaseDuration, RenewDeadline time.Duration
 	// InventoryNamespace holds the agents' heartbeat Leases. Default
 	// v1alpha1.DefaultReleaseNamespace ("seccomp-guard").
 	InventoryNamespace string
@@ -116,8 +123,26 @@ func DefaultOptions() Options {
 		InventoryNamespace:      v1alpha1.DefaultReleaseNamespace,
 		GracefulShutdownTimeout: 30 * time.Second,
 		MaxInFlight:             4,
+		LeaseDuration:           60 * time.Second,
+		RenewDeadline:           45 * time.Second,
 	}
 }
+
+// LeaseTimings says what is wrong with a lease duration and renew deadline,
+// which client-go's leader election requires in this order:
+// LeaseDuration > RenewDeadline > 1.2 × the retry period (5s).
+func LeaseTimings(leaseDuration, renewDeadline time.Duration) error {
+	minRenew := time.Duration(float64(leaderRetryPeriod) * 1.2)
+	if renewDeadline <= minRenew || leaseDuration <= renewDeadline {
+		return fmt.Errorf("--leader-elect-lease-duration %s and --leader-elect-renew-deadline %s: the lease duration must be longer than the renew deadline, and the renew deadline longer than %s (1.2 × the %s retry period)",
+			leaseDuration, renewDeadline, minRenew, leaderRetryPeriod)
+	}
+	return nil
+}
+
+// leaderRetryPeriod is how often a candidate tries to take or renew the
+// leader Lease.
+const leaderRetryPeriod = 5 * time.Second
 
 func (o *Options) setDefaults() {
 	d := DefaultOptions()
@@ -144,6 +169,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.GracefulShutdownTimeout == 0 {
 		o.GracefulShutdownTimeout = d.GracefulShutdownTimeout
+	}
+	if o.LeaseDuration == 0 {
+		o.LeaseDuration = d.LeaseDuration
+	}
+	if o.RenewDeadline == 0 {
+		o.RenewDeadline = d.RenewDeadline
 	}
 	if o.Certificates != nil {
 		o.Certificates.SetDefaults()
@@ -243,6 +274,9 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.LeaseDuration,
+		RenewDeadline:                 &opts.RenewDeadline,
+		RetryPeriod:                   new(leaderRetryPeriod),
 		GracefulShutdownTimeout:       &opts.GracefulShutdownTimeout,
 		WebhookServer: NewServer(crwebhook.Options{
 			Port:    opts.Port,

@@ -36,6 +36,9 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 			if err := webhook.PprofAddress(opts.PprofBindAddress); err != nil {
 				return usageError{err: err}
 			}
+			if err := webhook.LeaseTimings(opts.LeaseDuration, opts.RenewDeadline); err != nil {
+				return usageError{err: err}
+			}
 			if opts.ClientCAFile != "" {
 				if _, err := webhook.RequireClientCertificates(opts.ClientCAFile); err != nil {
 					return usageError{err: err}
@@ -70,6 +73,8 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 	f.BoolVar(&opts.EnableHTTP2, "enable-http2", opts.EnableHTTP2, "Offer HTTP/2 to clients (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection, "Elect one replica to write the ClusterSeccompPolicy status.")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "Namespace of the leader-election Lease; the pod's namespace when empty.")
+	f.DurationVar(&opts.LeaseDuration, "leader-elect-lease-duration", opts.LeaseDuration, "How long a leader's Lease holds before another replica may take it.")
+	f.DurationVar(&opts.RenewDeadline, "leader-elect-renew-deadline", opts.RenewDeadline, "How long the leader keeps trying to renew before it gives up and the process exits (the replica restarts): longer than an API server restart, so that one does not take a serving replica down.")
 	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", opts.InventoryNamespace, "Namespace of the agents' heartbeat Leases (the release namespace).")
 	f.StringVar(&fallbackMode, "fallback-default-mode", string(opts.FallbackDefaultMode),
 		`defaultMode served while there is no ClusterSeccompPolicy "default" (disabled, audit, warn or enforce); the built-in default, disabled, when empty. The chart sets the installed mode's: enforce for cluster-wide.`)

@@ -38,3 +38,20 @@ func TestWebhookClientCAFile(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookLeaseTimings: lease timings client-go would refuse are a
+// usage error that names both flags.
+func TestWebhookLeaseTimings(t *testing.T) {
+	tests := []struct{ name, duration, deadline string }{
+		{name: "deadline not shorter than the duration", duration: "30s", deadline: "30s"},
+		{name: "deadline within the retry period", duration: "50s", deadline: "5s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", "webhook", "--leader-elect-lease-duration="+tc.duration, "--leader-elect-renew-deadline="+tc.deadline)
+			assert.Equal(t, exitUsage, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, "Error: --leader-elect-lease-duration "+tc.duration+" and --leader-elect-renew-deadline "+tc.deadline+": the lease duration must be longer than the renew deadline, and the renew deadline longer than 6s (1.2 × the 5s retry period)\n")
+		})
+	}
+}
