@@ -50,8 +50,8 @@ const ReasonRecordingNotAllowed Reason = "RecordingNotAllowed"
 type recording struct {
 	// asked: the pod or template is annotated seccomp-guard.io/record=true.
 	asked bool
-	// value is the annotation's value when it is present but not "true"
-	// or "false".
+	// odd is the annotation's value when it is present but neither
+	// "true" nor "false" (a warning; nothing is recorded).
 	odd     string
 	allowed bool // the namespace is labelled seccomp-guard.io/recording=enabled
 	field   string

@@ -51,13 +51,14 @@ func (ep *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReviewStatus(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request entity is too large; limit is %d bytes", maxReviewBytes))
 		return
 	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		// Checked before the body is decoded: a request we refuse costs no decode.
+		writeReviewStatus(w, http.StatusBadRequest, fmt.Sprintf("contentType=%s, expected application/json", ct))
+		return
+	}
 	review, problem := readReview(body)
 	if problem != "" {
 		writeBadReview(w, problem)
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		writeReviewStatus(w, http.StatusBadRequest, fmt.Sprintf("contentType=%s, expected application/json", ct))
 		return
 	}
 	in := review.Request

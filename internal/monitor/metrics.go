@@ -27,7 +27,7 @@ var (
 	}, []string{"reason", "syscall", "action"})
 	dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "seccomp_guard_violation_records_dropped_total",
-		Help: "Seccomp records the agent could not process, by reason (queue-full: a flood outran it; event-keys: too many distinct Events pending; source-lost: the source says it missed records, e.g. the kernel log's rate limit; malformed: records that did not parse).",
+		Help: "Seccomp records the agent could not process, by reason (queue-full: a flood outran it; event-keys: too many distinct Events pending; source-lost: the source says it missed records, e.g. the kernel log's rate limit; malformed: records that did not parse; fork-events-lost: fork tracking missed fork events, so some exited processes' records count as process-exited).",
 	}, []string{"reason"})
 	sourceInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "seccomp_guard_violation_source_info",

@@ -298,7 +298,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 		m.lastProfileCheck = m.Clock.Now()
 		m.Log.Info("recording enabled", "loggingProfile", policy.RecordingProfile, "written", wrote)
 	}
-	var lost, malformed uint64
+	var lost, malformed, forksLost uint64
 	errc := make(chan error, 1)
 	go func() { errc <- m.Source.Run(ctx, m.Emit) }()
 	tick := m.Clock.NewTicker(time.Second)
@@ -317,6 +317,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 		case <-tick.C():
 			if f := m.attributor.Forks; f != nil {
 				f.Expire(m.Clock.Now())
+				if n := f.Lost(); n > forksLost {
+					dropped.WithLabelValues("fork-events-lost").Add(float64(n - forksLost))
+					forksLost = n
+				}
 			}
 			m.resolvePending()
 			m.flush(ctx)
@@ -338,7 +342,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 // syscallLabel bounds the syscall label: a process can ask for any
 // number, and only the arch's table is a bounded set of names.
 func syscallLabel(r violations.Record) string {
-	if r.Syscall == "" || strings.HasPrefix(r.Syscall, "syscall_") {
+	if !violations.Named(r.Syscall) {
 		return "unknown"
 	}
 	return r.Syscall

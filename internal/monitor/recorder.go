@@ -90,7 +90,7 @@ func (r *recorder) add(pc violations.PodContainer, rec violations.Record, now ti
 		e.archs[rec.Arch] = struct{}{}
 		r.dirty = true
 	}
-	if named(rec.Syscall) {
+	if violations.Named(rec.Syscall) {
 		if _, ok := e.syscalls[rec.Syscall]; !ok {
 			e.syscalls[rec.Syscall] = struct{}{}
 			r.dirty = true
@@ -103,11 +103,6 @@ func (r *recorder) add(pc violations.PodContainer, rec violations.Record, now ti
 		r.dirty = true
 	}
 	return true
-}
-
-// named: the record's syscall has a name in its architecture's table.
-func named(syscall string) bool {
-	return syscallLabel(violations.Record{Syscall: syscall}) != "unknown"
 }
 
 // load seeds the recorder with what an earlier run of the agent wrote, so

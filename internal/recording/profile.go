@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
+	"github.com/seccomp-guard/seccomp-guard/internal/violations"
 	"github.com/seccomp-guard/seccomp-guard/inventory"
 )
 
@@ -97,9 +98,6 @@ var newerThanLibseccomp25 = map[string]bool{
 // syscallName is what a syscall name in a profile looks like.
 var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// unnamedSyscall is how internal/violations names a number without a name.
-var unnamedSyscall = regexp.MustCompile(`^syscall_[0-9]+$`)
-
 // Build makes the least-privilege profile of one merged recording. It
 // fails when the recording holds something a profile cannot say (a name
 // that is no syscall name, an architecture seccomp does not know) and when
@@ -114,7 +112,7 @@ func Build(rec Recording, opts Options) (*Profile, error) {
 		switch {
 		case notSyscalls[name]:
 			continue
-		case unnamedSyscall.MatchString(name):
+		case name != "" && !violations.Named(name):
 			unnamed = append(unnamed, name)
 			continue
 		case !syscallName.MatchString(name):

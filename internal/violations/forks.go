@@ -55,7 +55,7 @@ type ForkTracker struct {
 	children map[int]forkEntry
 	parents  map[int]forkEntry // parent tgid -> its container, looked up within parentTTL
 	forks    uint64
-	lost     uint64
+	lost     uint64 // ENOBUFS: fork events the socket dropped
 	fd       int
 }
 
@@ -148,6 +148,14 @@ func (t *ForkTracker) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Lost is how many times the socket dropped fork events (ENOBUFS): their
+// children's records may then be counted as process-exited.
+func (t *ForkTracker) Lost() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lost
 }
 
 // Fork records that parent forked child at now: the child is in the

@@ -39,7 +39,19 @@ func syscallName(auditArch uint32, nr int) (archName, syscall string) {
 			return archName, name
 		}
 	}
-	return archName, "syscall_" + strconv.Itoa(nr)
+	return archName, unnamedPrefix + strconv.Itoa(nr)
+}
+
+// unnamedPrefix starts the name of a syscall number the arch's table does
+// not know: "syscall_<nr>".
+const unnamedPrefix = "syscall_"
+
+// Named reports whether a record's syscall has a name in its
+// architecture's table: not empty, and not "syscall_<nr>". Only named
+// syscalls are a bounded set (metric labels) and can be allowed by name
+// in a profile.
+func Named(syscall string) bool {
+	return syscall != "" && !strings.HasPrefix(syscall, unnamedPrefix)
 }
 
 // The SECCOMP_RET_* actions, in the high 16 bits of a record's code.
