@@ -7,6 +7,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,55 @@ type Index struct {
 	mu    sync.RWMutex
 	nodes map[string]*nodeState // by node name: whatever is known of the node
 
-	snapshot atomic.Pointer[[]*corev1.Node] // sorted by name; replaced, never modified
+	snapshot atomic.Pointer[nodeSet] // replaced, never modified
+}
+
+// nodeSet is one snapshot of the nodes, sorted by name, with each node's
+// entry alongside and the candidate memo of policy.NodeSet. It is replaced
+// when a node appears, goes, or changes what scheduling reads of it (labels,
+// taints, spec.unschedulable; stripNode keeps nothing else the engine
+// reads), so a node's status updates keep the snapshot and its memo.
+type nodeSet struct {
+	ix     *Index
+	nodes  []*corev1.Node
+	states []*nodeState // states[i] is nodes[i]'s entry, for as long as the set is current
+	memo   policy.CandidateMemo
+}
+
+var _ policy.NodeSet = (*nodeSet)(nil)
+
+// Nodes implements policy.NodeSet.
+func (s *nodeSet) Nodes() []*corev1.Node { return s.nodes }
+
+// Memo implements policy.NodeSet.
+func (s *nodeSet) Memo() *policy.CandidateMemo { return &s.memo }
+
+// ProfileAt implements policy.NodeSet: under one read lock, each node's
+// entry by position, no map lookup by name; and one binary search per
+// distinct profile list, since nodes that report the same files share one
+// list (listInterner), consecutive candidates usually hit the one just
+// searched.
+func (s *nodeSet) ProfileAt(positions []int32, profilePath string, fn func(int, policy.ProfileLookup)) {
+	s.ix.mu.RLock()
+	defer s.ix.mu.RUnlock()
+	var last []v1alpha1.ProfileStatus
+	lastAt, lastFound := 0, false
+	for k, pos := range positions {
+		st := s.states[pos]
+		if !st.hasInventory {
+			fn(k, policy.ProfileLookup{})
+			continue
+		}
+		l := st.lookup()
+		if len(st.profiles) > 0 && (len(last) == 0 || &st.profiles[0] != &last[0] || len(st.profiles) != len(last)) {
+			last = st.profiles
+			lastAt, lastFound = searchPath(last, profilePath)
+		}
+		if len(st.profiles) > 0 && lastFound {
+			l.Found, l.Profile = true, last[lastAt]
+		}
+		fn(k, l)
+	}
 }
 
 // nodeState is what the index knows of one node name: its Node, its
@@ -58,7 +107,7 @@ type nodeState struct {
 
 func (st *nodeState) empty() bool { return st.node == nil && !st.hasInventory && !st.seen }
 
-var _ policy.NodeView = (*Index)(nil)
+var _ policy.NodeSetView = (*Index)(nil)
 
 // NewEmptyIndex returns an index fed by hand (tests) or by informers.
 func NewEmptyIndex(now func() time.Time) *Index {
@@ -66,7 +115,7 @@ func NewEmptyIndex(now func() time.Time) *Index {
 		now = time.Now
 	}
 	ix := &Index{now: now, nodes: map[string]*nodeState{}}
-	ix.snapshot.Store(&[]*corev1.Node{})
+	ix.snapshot.Store(&nodeSet{ix: ix})
 	return ix
 }
 
@@ -108,7 +157,10 @@ func NewIndex(ctx context.Context, c cache.Cache, leaseNamespace string) (*Index
 }
 
 // Nodes implements policy.NodeView.
-func (ix *Index) Nodes() []*corev1.Node { return *ix.snapshot.Load() }
+func (ix *Index) Nodes() []*corev1.Node { return ix.snapshot.Load().nodes }
+
+// NodeSet implements policy.NodeSetView.
+func (ix *Index) NodeSet() policy.NodeSet { return ix.snapshot.Load() }
 
 // Profile implements policy.NodeView.
 func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
@@ -118,16 +170,35 @@ func (ix *Index) Profile(nodeName, profilePath string) policy.ProfileLookup {
 	if st == nil || !st.hasInventory {
 		return policy.ProfileLookup{}
 	}
-	// Without an observed Lease renewal the agent may never have run (or
-	// its Lease was deleted): the inventory cannot be trusted.
-	l := policy.ProfileLookup{HasInventory: true, Heartbeat: st.heartbeat, NoHeartbeat: !st.seen, Omitted: st.omitted}
-	if i, found := slices.BinarySearchFunc(st.profiles, profilePath, comparePath); found {
+	l := st.lookup()
+	if i, found := searchPath(st.profiles, profilePath); found {
 		l.Found, l.Profile = true, st.profiles[i]
 	}
 	return l
 }
 
-func comparePath(p v1alpha1.ProfileStatus, path string) int { return strings.Compare(p.Path, path) }
+// lookup is what the entry says of any profile before its list is searched;
+// callers hold the lock and have checked hasInventory.
+func (st *nodeState) lookup() policy.ProfileLookup {
+	// Without an observed Lease renewal the agent may never have run (or
+	// its Lease was deleted): the inventory cannot be trusted.
+	return policy.ProfileLookup{HasInventory: true, Heartbeat: st.heartbeat, NoHeartbeat: !st.seen, Omitted: st.omitted}
+}
+
+// searchPath finds path in profiles, sorted by path. By index, not
+// slices.BinarySearchFunc, whose comparison takes each entry by value.
+func searchPath(profiles []v1alpha1.ProfileStatus, path string) (int, bool) {
+	lo, hi := 0, len(profiles)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if profiles[m].Path < path {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(profiles) && profiles[lo].Path == path
+}
 
 func unwrap(o any) any {
 	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
@@ -155,7 +226,8 @@ func (ix *Index) forget(name string, st *nodeState) {
 
 // setNode adds or replaces a node: in the snapshot, a copy with the one
 // element replaced or inserted (linear in the node count, where re-sorting
-// on every Node event would cost n log n each, n squared at start).
+// on every Node event would cost n log n each, n squared at start). An
+// update that changes nothing scheduling reads keeps the snapshot.
 func (ix *Index) setNode(o any) {
 	n, ok := unwrap(o).(*corev1.Node)
 	if !ok {
@@ -163,18 +235,34 @@ func (ix *Index) setNode(o any) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.state(n.Name).node = n
-	old := *ix.snapshot.Load()
-	i, found := slices.BinarySearchFunc(old, n.Name, compareNodeName)
-	var nodes []*corev1.Node
-	if found {
-		nodes = slices.Clone(old)
-		nodes[i] = n
-	} else {
-		nodes = make([]*corev1.Node, 0, len(old)+1)
-		nodes = append(append(append(nodes, old[:i]...), n), old[i:]...)
+	st := ix.state(n.Name)
+	if st.node != nil && sameScheduling(st.node, n) {
+		return
 	}
-	ix.snapshot.Store(&nodes)
+	st.node = n
+	old := ix.snapshot.Load()
+	i, found := slices.BinarySearchFunc(old.nodes, n.Name, compareNodeName)
+	next := &nodeSet{ix: ix}
+	if found {
+		next.nodes, next.states = slices.Clone(old.nodes), slices.Clone(old.states)
+		next.nodes[i], next.states[i] = n, st
+	} else {
+		next.nodes = slices.Insert(slices.Clip(old.nodes), i, n)
+		next.states = slices.Insert(slices.Clip(old.states), i, st)
+	}
+	ix.snapshot.Store(next)
+}
+
+// sameScheduling is whether two versions of a node look the same to the
+// engine: name, labels, taints and spec.unschedulable, all it reads of a
+// Node (policy/candidates.go).
+func sameScheduling(a, b *corev1.Node) bool {
+	return a.Name == b.Name && a.Spec.Unschedulable == b.Spec.Unschedulable &&
+		maps.Equal(a.Labels, b.Labels) && slices.EqualFunc(a.Spec.Taints, b.Spec.Taints, sameTaint)
+}
+
+func sameTaint(a, b corev1.Taint) bool {
+	return a.Key == b.Key && a.Value == b.Value && a.Effect == b.Effect && a.TimeAdded.Equal(b.TimeAdded)
 }
 
 func compareNodeName(n *corev1.Node, name string) int { return strings.Compare(n.Name, name) }
@@ -190,10 +278,13 @@ func (ix *Index) deleteNode(o any) {
 		st.node = nil
 		ix.forget(n.Name, st)
 	}
-	old := *ix.snapshot.Load()
-	if i, found := slices.BinarySearchFunc(old, n.Name, compareNodeName); found {
-		nodes := slices.Delete(slices.Clone(old), i, i+1)
-		ix.snapshot.Store(&nodes)
+	old := ix.snapshot.Load()
+	if i, found := slices.BinarySearchFunc(old.nodes, n.Name, compareNodeName); found {
+		ix.snapshot.Store(&nodeSet{
+			ix:     ix,
+			nodes:  slices.Delete(slices.Clone(old.nodes), i, i+1),
+			states: slices.Delete(slices.Clone(old.states), i, i+1),
+		})
 	}
 }
 

@@ -18,11 +18,13 @@ import (
 
 // scaleIndex is an index over n cloud-labelled nodes in 3 zones, a tenth
 // tainted NoSchedule, each with an inventory of 50 profiles and a fresh
-// Lease, stripped as the webhook's cache strips them (the shape of
-// hack/scale's cluster).
-func scaleIndex(n int, now time.Time) *Index {
+// Lease, stripped and shared as the webhook's cache strips and shares them
+// (CacheByObject; the shape of hack/scale's cluster). With distinct, every
+// node's list differs in one digest, so no two nodes share a list.
+func scaleIndex(n int, now time.Time, distinct bool) *Index {
 	ix := NewEmptyIndex(func() time.Time { return now })
 	in := newInterner(maxInterned)
+	lists := newListInterner()
 	for i := range n {
 		name := fmt.Sprintf("ip-10-%d-%d-%d.eu-west-1.compute.internal", 100+i/65536, i/256%256, i%256)
 		zone := []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}[i%3]
@@ -44,6 +46,9 @@ func scaleIndex(n int, now time.Time) *Index {
 		var profiles []v1alpha1.ProfileStatus
 		for p := range 50 {
 			sum := sha256.Sum256(fmt.Appendf(nil, "profile %d", p))
+			if distinct && p == 49 {
+				sum = sha256.Sum256(fmt.Appendf(nil, "profile %d on %s", p, name))
+			}
 			profiles = append(profiles, v1alpha1.ProfileStatus{
 				Path: fmt.Sprintf("operator/team-%02d/workload-profile-%02d.json", p%10, p), SHA256: hex.EncodeToString(sum[:]),
 				Size: 4096, Valid: true, DefaultAction: "SCMP_ACT_ERRNO",
@@ -51,6 +56,7 @@ func scaleIndex(n int, now time.Time) *Index {
 		}
 		inv.Status = statusOf(profiles, RuntimeContainerd)
 		stripInventory(inv, in)
+		inv.Status.Profiles = lists.get(inv.Status.Profiles)
 		ix.setInventory(inv)
 		holder := name
 		ix.setLease(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: leaseNS, Name: policy.LeaseName(name)},
@@ -66,8 +72,16 @@ func scaleIndex(n int, now time.Time) *Index {
 func BenchmarkScaleEvaluate(b *testing.B) {
 	now := time.Now()
 	ns := policy.Namespace{Name: "shop", Labels: map[string]string{policy.ModeLabel: "enforce"}}
-	for _, n := range []int{500, 5000} {
-		ix := scaleIndex(n, now)
+	for _, sc := range []struct {
+		n        int
+		distinct bool
+	}{{500, false}, {5000, false}, {5000, true}} {
+		n := sc.n
+		ix := scaleIndex(n, now, sc.distinct)
+		lists := "shared"
+		if sc.distinct {
+			lists = "distinct"
+		}
 		for _, tc := range []struct{ name, profile string }{
 			{"present", "operator/team-00/workload-profile-00.json"},
 			{"missing", "operator/team-00/not-installed.json"},
@@ -79,7 +93,7 @@ func BenchmarkScaleEvaluate(b *testing.B) {
 				Containers:      []corev1.Container{{Name: "web", Image: "nginx"}},
 			}}
 			req := policy.Request{Operation: admissionv1.Create, Namespace: ns, Object: pod}
-			b.Run(fmt.Sprintf("nodes=%d/%s", n, tc.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("nodes=%d/lists=%s/%s", n, lists, tc.name), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					policy.Evaluate(nil, ix, req)

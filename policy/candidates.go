@@ -53,24 +53,38 @@ func DaemonTolerations() []corev1.Toleration {
 var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
 
 // candidates holds the nodes a pod can run on and how they were chosen.
+// Its slices are shared (CandidateMemo) and never modified.
 type candidates struct {
 	names  []string // sorted as the NodeView returned them
 	pinned bool     // spec.nodeName
 	total  int      // nodes considered
+	// set and positions are there when the nodes came from a NodeSetView:
+	// positions[k] is names[k]'s index in set.Nodes().
+	set       NodeSet
+	positions []int32
 }
 
 func candidateNodes(view NodeView, spec *corev1.PodSpec, daemon bool) candidates {
 	if spec.NodeName != "" {
 		return candidates{names: []string{spec.NodeName}, pinned: true, total: 1}
 	}
+	if sv, ok := view.(NodeSetView); ok {
+		set := sv.NodeSet()
+		return set.Memo().candidates(set, spec, daemon)
+	}
+	return matchNodes(nil, view.Nodes(), spec, daemon)
+}
+
+// matchNodes matches the pod's scheduling constraints against every node
+// (of set, when it is not nil).
+func matchNodes(set NodeSet, nodes []*corev1.Node, spec *corev1.PodSpec, daemon bool) candidates {
 	affinity := nodeaffinity.NewRequiredNodeAffinity(spec.NodeSelector, spec.Affinity)
 	tolerations := spec.Tolerations
 	if daemon {
 		tolerations = append(append([]corev1.Toleration(nil), tolerations...), daemonTolerations...)
 	}
-	nodes := view.Nodes()
-	out := candidates{total: len(nodes)}
-	for _, node := range nodes {
+	out := candidates{total: len(nodes), set: set}
+	for i, node := range nodes {
 		if ok, err := affinity.Match(node); err != nil || !ok {
 			continue
 		}
@@ -78,6 +92,9 @@ func candidateNodes(view NodeView, spec *corev1.PodSpec, daemon bool) candidates
 			continue
 		}
 		out.names = append(out.names, node.Name)
+		if set != nil {
+			out.positions = append(out.positions, int32(i))
+		}
 	}
 	return out
 }

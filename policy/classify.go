@@ -68,7 +68,12 @@ func (v NodeVerdict) Reason() Reason {
 // ClassifyNode decides what one node holds for one profile path (already
 // path.Clean'ed).
 func ClassifyNode(p *Policy, view NodeView, now time.Time, node, profilePath string) NodeVerdict {
-	l := view.Profile(node, profilePath)
+	return classifyLookup(p, view.Profile(node, profilePath), now)
+}
+
+// classifyLookup is ClassifyNode on what the view answered for the profile
+// on the node (admission's coverage check gets many at once).
+func classifyLookup(p *Policy, l ProfileLookup, now time.Time) NodeVerdict {
 	if why := unknownReason(p, l, now); why != "" {
 		return NodeVerdict{State: NodeUnknown, Detail: why}
 	}

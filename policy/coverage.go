@@ -35,34 +35,50 @@ type nodeFinding struct {
 	detail string // reason for invalid, defaultAction, or why unknown
 }
 
+// coverage counts the candidates in each state and keeps the first
+// maxNamedNodes of each for the messages: a pod that fits five thousand
+// nodes must not copy five thousand entries.
 type coverage struct {
-	missing, invalid, allowByDefault, unknown []nodeFinding
-	// ok nodes are only counted, and grouped by digest for the drift
-	// warning with at most maxNamedNodes names each: a pod that fits a
-	// thousand nodes must not copy a thousand entries.
+	missing, invalid, allowByDefault, unknown findings
+	// ok nodes are grouped by digest for the drift warning.
 	ok       int
-	byDigest map[string]*digestGroup
+	byDigest map[string]*findings
+	// last is the group of the last ok node: nodes mostly hold the same
+	// file, and the digest compare is cheaper than the map's hash.
+	lastDigest string
+	last       *findings
 }
 
-type digestGroup struct {
+// findings are the nodes found in one state: how many, and the first
+// maxNamedNodes of them.
+type findings struct {
 	named []nodeFinding
 	count int
 }
 
+func (f *findings) add(x nodeFinding) {
+	f.count++
+	if len(f.named) < maxNamedNodes {
+		f.named = append(f.named, x)
+	}
+}
+
 func (c *coverage) addOK(node, digest string) {
 	c.ok++
+	if c.last != nil && c.lastDigest == digest {
+		c.last.add(nodeFinding{node: node})
+		return
+	}
 	if c.byDigest == nil {
-		c.byDigest = make(map[string]*digestGroup, 1)
+		c.byDigest = make(map[string]*findings, 1)
 	}
 	g := c.byDigest[digest]
 	if g == nil {
-		g = &digestGroup{}
+		g = &findings{}
 		c.byDigest[digest] = g
 	}
-	g.count++
-	if len(g.named) < maxNamedNodes {
-		g.named = append(g.named, nodeFinding{node: node})
-	}
+	c.lastDigest, c.last = digest, g
+	g.add(nodeFinding{node: node})
 }
 
 // coverages memoizes assessCoverage per profile path within one pod spec
@@ -71,36 +87,46 @@ func (c *coverage) addOK(node, digest string) {
 // node once, not a hundred times.
 type coverages map[string]*coverage
 
-func (cs coverages) assess(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string, recording bool) *coverage {
+func (cs coverages) assess(p *Policy, view NodeView, now time.Time, profilePath string, cands candidates, recording bool) *coverage {
 	if c, ok := cs[profilePath]; ok {
 		return c
 	}
-	c := assessCoverage(p, view, now, profilePath, nodes, recording)
+	c := assessCoverage(p, view, now, profilePath, cands, recording)
 	cs[profilePath] = &c
 	return &c
 }
 
-func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, nodes []string, recording bool) coverage {
+// assessCoverage classifies every candidate with classifyLookup, the
+// classifier ClassifyNode wraps: from a NodeSet by position when the view
+// has one, else one Profile lookup per node name.
+func assessCoverage(p *Policy, view NodeView, now time.Time, profilePath string, cands candidates, recording bool) coverage {
 	var c coverage
-	for _, node := range nodes {
-		v := ClassifyNode(p, view, now, node, profilePath)
+	add := func(node string, l ProfileLookup) {
+		v := classifyLookup(p, l, now)
 		if recording && v.State == NodeAllowByDefault && v.Detail == RecordingAction {
 			// The logging profile, for an object that may record (recording.go).
-			v = NodeVerdict{State: NodeOK, SHA256: view.Profile(node, profilePath).Profile.SHA256}
+			v = NodeVerdict{State: NodeOK, SHA256: l.Profile.SHA256}
 		}
 		f := nodeFinding{node: node, detail: v.Detail}
 		switch v.State {
 		case NodeUnknown:
-			c.unknown = append(c.unknown, f)
+			c.unknown.add(f)
 		case NodeMissing:
-			c.missing = append(c.missing, f)
+			c.missing.add(f)
 		case NodeInvalid:
-			c.invalid = append(c.invalid, f)
+			c.invalid.add(f)
 		case NodeAllowByDefault:
-			c.allowByDefault = append(c.allowByDefault, f)
+			c.allowByDefault.add(f)
 		default:
 			c.addOK(node, v.SHA256)
 		}
+	}
+	if cands.set != nil {
+		cands.set.ProfileAt(cands.positions, profilePath, func(k int, l ProfileLookup) { add(cands.names[k], l) })
+		return c
+	}
+	for _, node := range cands.names {
+		add(node, view.Profile(node, profilePath))
 	}
 	return c
 }
@@ -120,7 +146,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, covered coverages, p
 		}
 		return nil, []string{fmt.Sprintf("%s: %q was not checked against any node: %s; admitted, since a node added later may have it", fld, profilePath, why)}
 	}
-	c := covered.assess(p, view, now, profilePath, cands.names, recording)
+	c := covered.assess(p, view, now, profilePath, cands, recording)
 	n := len(cands.names)
 	out := decideCoverage(p, c)
 
@@ -134,7 +160,7 @@ func checkCoverage(p *Policy, view NodeView, now time.Time, covered coverages, p
 	}
 	if out.unknownWhy != "" {
 		ws = append(ws, fmt.Sprintf("%s: %q could not be checked on %s: %s; %s",
-			fld, profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), out.unknownWhy))
+			fld, profilePath, ofNodes(c.unknown.count, n), nodeList(c.unknown, true), out.unknownWhy))
 	}
 	if drift := driftWarning(c.byDigest); drift != "" {
 		ws = append(ws, fmt.Sprintf("%s: %q differs across nodes (profile drift): %s; pods behave differently depending on where they run", fld, profilePath, drift))
@@ -160,27 +186,27 @@ func decideCoverage(p *Policy, c *coverage) coverageOutcome {
 	var out coverageOutcome
 	found := func() []Reason {
 		var rs []Reason
-		if len(c.missing) > 0 {
+		if c.missing.count > 0 {
 			rs = append(rs, ReasonProfileMissing)
 		}
-		if len(c.invalid) > 0 {
+		if c.invalid.count > 0 {
 			rs = append(rs, ReasonProfileInvalid)
 		}
-		if len(c.allowByDefault) > 0 {
+		if c.allowByDefault.count > 0 {
 			rs = append(rs, ReasonProfileAllowByDefault)
 		}
 		return rs
 	}
 	warnUnknown := func(why string) {
-		if len(c.unknown) > 0 && p.UnknownNodes != v1alpha1.UnknownNodesAllow {
+		if c.unknown.count > 0 && p.UnknownNodes != v1alpha1.UnknownNodesAllow {
 			out.unknownWhy = why
 		}
 	}
 	deny := p.NodeCoverage == v1alpha1.NodeCoverageAll ||
-		(c.ok == 0 && (len(c.unknown) == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
+		(c.ok == 0 && (c.unknown.count == 0 || p.UnknownNodes == v1alpha1.UnknownNodesDeny))
 	if deny {
 		out.deny = found()
-		if len(c.unknown) > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
+		if c.unknown.count > 0 && p.UnknownNodes == v1alpha1.UnknownNodesDeny {
 			out.deny = append(out.deny, ReasonInventoryUnknown)
 		} else {
 			warnUnknown("not held against the pod because spec.localhost.unknownNodes is Warn")
@@ -205,19 +231,19 @@ var coverageMessages = map[Reason]func(profilePath string, c *coverage, n int) s
 			fix = "the seccomp-guard agent writes the logging profile where recording is enabled (chart value agent.recording.enabled); enable it, or keep the pod off those nodes with a nodeSelector or node affinity"
 		}
 		return fmt.Sprintf("%q is missing on %s: %s (%s); %s",
-			profilePath, ofNodes(len(c.missing), n), nodeList(c.missing, false), ReasonProfileMissing, fix)
+			profilePath, ofNodes(c.missing.count, n), nodeList(c.missing, false), ReasonProfileMissing, fix)
 	},
 	ReasonProfileInvalid: func(profilePath string, c *coverage, n int) string {
 		return fmt.Sprintf("%q is not a valid seccomp profile on %s: %s (%s); fix or replace the file there",
-			profilePath, ofNodes(len(c.invalid), n), nodeList(c.invalid, true), ReasonProfileInvalid)
+			profilePath, ofNodes(c.invalid.count, n), nodeList(c.invalid, true), ReasonProfileInvalid)
 	},
 	ReasonProfileAllowByDefault: func(profilePath string, c *coverage, n int) string {
 		return fmt.Sprintf("%q lets through every syscall it does not list (defaultAction) on %s: %s (%s); use a profile whose defaultAction refuses, such as SCMP_ACT_ERRNO, or RuntimeDefault",
-			profilePath, ofNodes(len(c.allowByDefault), n), nodeList(c.allowByDefault, true), ReasonProfileAllowByDefault)
+			profilePath, ofNodes(c.allowByDefault.count, n), nodeList(c.allowByDefault, true), ReasonProfileAllowByDefault)
 	},
 	ReasonInventoryUnknown: func(profilePath string, c *coverage, n int) string {
 		return fmt.Sprintf("%q cannot be checked on %s: %s (%s); make sure the seccomp-guard agent runs there, or set spec.localhost.unknownNodes to Warn",
-			profilePath, ofNodes(len(c.unknown), n), nodeList(c.unknown, true), ReasonInventoryUnknown)
+			profilePath, ofNodes(c.unknown.count, n), nodeList(c.unknown, true), ReasonInventoryUnknown)
 	},
 }
 
@@ -240,25 +266,24 @@ func ofNodes(k, n int) string {
 	}
 }
 
-// nodeList names up to maxNamedNodes nodes (with details) and counts the rest.
-func nodeList(fs []nodeFinding, details bool) string {
+// nodeList names the first nodes found (with details) and counts the rest.
+func nodeList(f findings, details bool) string {
 	parts := make([]string, 0, maxNamedNodes+1)
-	for i, f := range fs {
-		if i == maxNamedNodes {
-			parts = append(parts, fmt.Sprintf("and %d more", len(fs)-maxNamedNodes))
-			break
-		}
-		if details && f.detail != "" {
-			parts = append(parts, fmt.Sprintf("%s (%s)", f.node, f.detail))
+	for _, x := range f.named {
+		if details && x.detail != "" {
+			parts = append(parts, fmt.Sprintf("%s (%s)", x.node, x.detail))
 		} else {
-			parts = append(parts, f.node)
+			parts = append(parts, x.node)
 		}
+	}
+	if more := f.count - len(f.named); more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", more))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // driftWarning describes differing digests among ok nodes, or "".
-func driftWarning(byDigest map[string]*digestGroup) string {
+func driftWarning(byDigest map[string]*findings) string {
 	if len(byDigest) < 2 {
 		return ""
 	}
@@ -277,16 +302,7 @@ func driftWarning(byDigest map[string]*digestGroup) string {
 			short = "unknown"
 		}
 		g := byDigest[d]
-		parts = append(parts, fmt.Sprintf("sha256 %s on %s", short, countedList(g.named, g.count)))
+		parts = append(parts, fmt.Sprintf("sha256 %s on %s", short, nodeList(*g, false)))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// countedList names the given nodes and counts the rest of total.
-func countedList(named []nodeFinding, total int) string {
-	list := nodeList(named, false)
-	if total > len(named) {
-		list += fmt.Sprintf(", and %d more", total-len(named))
-	}
-	return list
 }
