@@ -60,10 +60,10 @@ type CandidateMemo struct {
 // field the matching starts reading in a later Kubernetes type is part of
 // the key without a change here.
 type memoKey struct {
-	NodeSelector map[string]string   `json:"s,omitempty"`
+	NodeSelector map[string]string    `json:"s,omitempty"`
 	Required     *corev1.NodeSelector `json:"r,omitempty"`
-	Tolerations  []corev1.Toleration `json:"t,omitempty"`
-	Daemon       bool                `json:"d,omitempty"`
+	Tolerations  []corev1.Toleration  `json:"t,omitempty"`
+	Daemon       bool                 `json:"d,omitempty"`
 }
 
 func candidatesKey(spec *corev1.PodSpec, daemon bool) (string, bool) {
