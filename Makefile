@@ -224,7 +224,7 @@ SOAK_DURATION ?= 10m
 SOAK_RATE ?= 20
 
 .PHONY: test-soak
-test-soak: controlplane $(HELM) $(TEST_NODE_DEPS) runc ## Faults and soak on the real node through the installed chart: a webhook replica deleted, kube-apiserver restarted, the agent stopped, a SOAK_DURATION soak; counts failed admissions (root).
+test-soak: controlplane $(HELM) $(TEST_NODE_DEPS) runc ## Faults and soak on the real node through the installed chart: a webhook replica deleted or killed, kube-apiserver restarted, the agent stopped, a SOAK_DURATION soak; counts failed admissions (root).
 	REQUIRE_REALNODE=1 KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s SOAK_DURATION=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) \
 		$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak
 

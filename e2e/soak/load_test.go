@@ -191,6 +191,8 @@ type load struct {
 	ok, denied  int
 	failed      int
 	failures    []string // the first few, with their time
+	failOpen    int      // failures where the pod was admitted (201) all the same
+	failSpan    window   // from the first failure to the last
 	classes     map[string]int
 	unavailable int // no answer while the API server was down (outage)
 	latencies   []time.Duration
@@ -232,7 +234,7 @@ func startLoad(t *testing.T, ns string, rate float64) *load {
 			case slots <- struct{}{}:
 			default:
 				// Not sent: the API server has not answered the earlier ones.
-				l.record(time.Now(), 0, "", fmt.Sprintf("%d creates already waiting for an answer: the load fell behind", maxInFlight), true)
+				l.record(time.Now(), 0, "", fmt.Sprintf("%d creates already waiting for an answer: the load fell behind", maxInFlight), true, false)
 				continue
 			}
 			l.wg.Add(1)
@@ -242,15 +244,16 @@ func startLoad(t *testing.T, ns string, rate float64) *load {
 				k := loadKinds[i%len(loadKinds)]
 				start := time.Now()
 				ans := l.api.create(context.Background(), podFor(l.ns, fmt.Sprintf("soak-%d", i), k.sp))
-				l.record(start, time.Since(start), k.denied, judge(k, ans), ans.err != nil)
+				l.record(start, time.Since(start), k.denied, judge(k, ans), ans.err != nil, ans.err == nil && ans.code == http.StatusCreated)
 			}()
 		}
 	}()
 	return l
 }
 
-// record counts one answer; problem is judge's verdict.
-func (l *load) record(at time.Time, took time.Duration, denial, problem string, noAnswer bool) {
+// record counts one answer; problem is judge's verdict, admitted whether
+// the API server created the pod.
+func (l *load) record(at time.Time, took time.Duration, denial, problem string, noAnswer, admitted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -263,6 +266,13 @@ func (l *load) record(at time.Time, took time.Duration, denial, problem string, 
 		return
 	default:
 		l.failed++
+		if admitted {
+			l.failOpen++
+		}
+		if l.failSpan.from.IsZero() {
+			l.failSpan.from = at
+		}
+		l.failSpan.to = at
 		l.classes[digits.ReplaceAllString(problem, "N")]++
 		if len(l.failures) < 20 {
 			l.failures = append(l.failures, at.Format("15:04:05.000")+" "+problem)
@@ -296,6 +306,8 @@ var digits = regexp.MustCompile(`[0-9]+`)
 // result is what a load counted.
 type result struct {
 	OK, Denied, Failed, Unavailable int
+	FailOpen                        int    // failed, and the pod was admitted all the same
+	FailSpan                        window // from the first failure to the last
 	Failures                        []string
 	Classes                         map[string]int // failures by message, digits as N
 	P50, P99, Max                   time.Duration
@@ -316,7 +328,8 @@ func (l *load) finish() result {
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := result{OK: l.ok, Denied: l.denied, Failed: l.failed, Unavailable: l.unavailable, Failures: l.failures, Classes: maps.Clone(l.classes)}
+	r := result{OK: l.ok, Denied: l.denied, Failed: l.failed, Unavailable: l.unavailable, FailOpen: l.failOpen, FailSpan: l.failSpan,
+		Failures: l.failures, Classes: maps.Clone(l.classes)}
 	lat := slices.Clone(l.latencies)
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
@@ -339,5 +352,33 @@ func (r result) check(t *testing.T, what string) {
 		}
 		slices.Sort(classes)
 		t.Errorf("%s: %d failed admissions, by message:\n  %s\nthe first:\n  %s", what, r.Failed, strings.Join(classes, "\n  "), strings.Join(r.Failures, "\n  "))
+	}
+}
+
+// checkCrash holds the load to what a crashed replica may cost: requests
+// that kube-apiserver still sends to the dead endpoint fail, and every one
+// of them fails closed (refused, never admitted), within window of the
+// crash; nothing fails before it or after.
+func (r result) checkCrash(t *testing.T, what string, crash time.Time, window time.Duration) {
+	t.Helper()
+	t.Logf("%s: %s", what, r)
+	if r.OK+r.Denied == 0 {
+		t.Errorf("%s: no pod creation was answered", what)
+	}
+	var classes []string
+	for c, n := range r.Classes {
+		classes = append(classes, fmt.Sprintf("%5d  %s", n, c))
+	}
+	slices.Sort(classes)
+	if r.Failed > 0 {
+		t.Logf("%s: %d failed closed, from %s to %s after the crash, by message:\n  %s", what, r.Failed,
+			r.FailSpan.from.Sub(crash).Round(time.Millisecond), r.FailSpan.to.Sub(crash).Round(time.Millisecond), strings.Join(classes, "\n  "))
+	}
+	if r.FailOpen > 0 {
+		t.Errorf("%s: %d pods were admitted although the answer was wrong (failed open); the first failures:\n  %s", what, r.FailOpen, strings.Join(r.Failures, "\n  "))
+	}
+	if r.Failed > 0 && (r.FailSpan.from.Before(crash) || r.FailSpan.to.After(crash.Add(window))) {
+		t.Errorf("%s: failures from %s to %s after the crash, outside the first %s; the first:\n  %s", what,
+			r.FailSpan.from.Sub(crash), r.FailSpan.to.Sub(crash), window, strings.Join(r.Failures, "\n  "))
 	}
 }

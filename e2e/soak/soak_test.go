@@ -41,6 +41,10 @@ const (
 	// SIGTERM before it is killed: with the webhooks' HTTP/2 watch streams
 	// open, its graceful shutdown takes up to its request timeout (60 s).
 	apiserverGrace = 5 * time.Second
+	// crashWindow bounds how long after a replica is killed reviews may
+	// still fail (closed): until kube-apiserver stops sending to the dead
+	// endpoint or the restarted container listens.
+	crashWindow = 10 * time.Second
 )
 
 // authnUser is who the direct AdmissionReviews come from.
@@ -177,6 +181,9 @@ func TestFaults(t *testing.T) {
 	t.Run("a webhook replica is deleted under load", func(t *testing.T) {
 		replicaDeleted(ctx, t, rate)
 	})
+	t.Run("a webhook replica is killed under load", func(t *testing.T) {
+		replicaKilled(ctx, t, rate)
+	})
 	t.Run("kube-apiserver is stopped and started again", func(t *testing.T) {
 		apiserverRestarted(ctx, t, rate)
 	})
@@ -219,6 +226,70 @@ func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
 	ready.finish(t, "deleting a webhook replica")
 	after := restarts(webhookPods(ctx, t))
 	if after[survivor.Name] != survivor.Restarts {
+		t.Errorf("webhook pod %s restarted (%d restarts, %d before)%s", survivor.Name, after[survivor.Name], survivor.Restarts, logTail(survivor.Name))
+	}
+}
+
+// replicaKilled kills one of the two webhook replicas' process with
+// SIGKILL (a crash or an OOM kill: no preStop sleep, no drain, its
+// connections reset) while pods are created, and waits for the kubelet to
+// restart it and for it to be ready again. What the load counts is what a
+// crash costs the cluster: kube-apiserver does not retry a refused
+// connection, and sends reviews to the dead endpoint until the kubelet
+// reports the container gone and the endpoints drop it (or it listens
+// again). Those fail closed: the validating webhook's failurePolicy Fail
+// refuses the pod, and where only the mutating webhook (failurePolicy
+// Ignore) was missed, the validating one refuses it as ProfileNotSet. The
+// test holds them to that, and to crashWindow after the kill.
+func replicaKilled(ctx context.Context, t *testing.T, rate float64) {
+	pods := webhookPods(ctx, t)
+	if len(pods) != 2 {
+		t.Fatalf("want 2 running webhook pods, have %v", pods)
+	}
+	survivor, victim := pods[0], pods[1]
+	ready := watchReadiness(t, []webhookPod{survivor})
+	l := startLoad(t, loadNS, rate)
+	time.Sleep(5 * time.Second)
+	var p corev1.Pod
+	must(t, node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: victim.Name}, &p))
+	id := ""
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == "webhook" {
+			_, id, _ = strings.Cut(cs.ContainerID, "://")
+		}
+	}
+	if id == "" {
+		t.Fatalf("webhook pod %s has no running webhook container: %+v", victim.Name, p.Status.ContainerStatuses)
+	}
+	start := time.Now()
+	if out, err := node.Ctr(ctx, "task", "kill", "--signal", "SIGKILL", id); err != nil {
+		t.Fatalf("killing container %s of pod %s: %v: %s", id, victim.Name, err, out)
+	}
+	t.Logf("killed the webhook container of pod %s (%s) with SIGKILL", victim.Name, victim.IP)
+	poll(ctx, t, 250*time.Millisecond, 2*time.Minute, "the killed replica to restart and be ready", func(ctx context.Context) error {
+		var p corev1.Pod
+		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: victim.Name}, &p); err != nil {
+			return err
+		}
+		var restarts int32
+		for _, cs := range p.Status.ContainerStatuses {
+			restarts += cs.RestartCount
+		}
+		if restarts <= victim.Restarts {
+			return fmt.Errorf("pod %s has %d restarts, as before the kill", victim.Name, restarts)
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("pod %s restarted but is not ready yet", victim.Name)
+	})
+	t.Logf("the killed replica was restarted and ready %s after the kill", time.Since(start).Round(100*time.Millisecond))
+	time.Sleep(5 * time.Second)
+	l.finish().checkCrash(t, "killing a webhook replica with SIGKILL", start, crashWindow)
+	ready.finish(t, "killing a webhook replica with SIGKILL")
+	if after := restarts(webhookPods(ctx, t)); after[survivor.Name] != survivor.Restarts {
 		t.Errorf("webhook pod %s restarted (%d restarts, %d before)%s", survivor.Name, after[survivor.Name], survivor.Restarts, logTail(survivor.Name))
 	}
 }
