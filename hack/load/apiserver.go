@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
@@ -21,11 +25,16 @@ import (
 
 // Admission configurations of the apiserver mode.
 const (
-	ConfigNone     = "no admission"
-	ConfigNative   = "native policies"
-	ConfigNoop     = "no-op webhook pair"
-	ConfigWebhooks = "seccomp-guard webhooks"
-	ConfigHybrid   = "hybrid"
+	ConfigNone   = "no admission"
+	ConfigNative = "native policies"
+	// The native policies split, to see which costs what: the mutating
+	// policy alone, and the validating policies alone (their pods then
+	// carry RuntimeDefault, since nothing defaults them).
+	ConfigNativeMutating   = "native mutating only"
+	ConfigNativeValidating = "native validating only"
+	ConfigNoop             = "no-op webhook pair"
+	ConfigWebhooks         = "seccomp-guard webhooks"
+	ConfigHybrid           = "hybrid"
 )
 
 // nativePrefix names the native policies the harness installs.
@@ -35,15 +44,18 @@ const nativePrefix = "load"
 // configuration is in effect: whether the pod was defaulted, and which
 // webhook servers were called.
 type signature struct {
-	defaulted, noop, webhooks bool
+	defaulted, noop, webhooks, denied bool
 }
 
 var signatures = map[string]signature{
-	ConfigNone:     {},
-	ConfigNative:   {defaulted: true},
-	ConfigNoop:     {noop: true},
-	ConfigWebhooks: {defaulted: true, webhooks: true},
-	ConfigHybrid:   {defaulted: true},
+	ConfigNone:   {},
+	ConfigNative: {defaulted: true},
+	// The probe pod has no profile: refused as ProfileNotSet.
+	ConfigNativeValidating: {denied: true},
+	ConfigNativeMutating:   {defaulted: true},
+	ConfigNoop:             {noop: true},
+	ConfigWebhooks:         {defaulted: true, webhooks: true},
+	ConfigHybrid:           {defaulted: true},
 }
 
 // admissionRig switches the API server between the configurations.
@@ -63,8 +75,15 @@ func (a *admissionRig) install(ctx context.Context, name string) error {
 			return fmt.Errorf("deleting %T: %w", o, err)
 		}
 	}
-	if name == ConfigNative || name == ConfigHybrid {
-		for _, o := range native.Build(nativePrefix).List() {
+	if name == ConfigNative || name == ConfigHybrid || name == ConfigNativeMutating || name == ConfigNativeValidating {
+		objs := native.Build(nativePrefix)
+		switch name {
+		case ConfigNativeMutating:
+			objs.ValidatingPolicies, objs.ValidatingPolicyBindings = nil, nil
+		case ConfigNativeValidating:
+			objs.MutatingPolicies, objs.MutatingPolicyBindings = nil, nil
+		}
+		for _, o := range objs.List() {
 			if err := a.c.Create(ctx, o.(client.Object)); err != nil {
 				return fmt.Errorf("installing %T: %w", o, err)
 			}
@@ -112,8 +131,11 @@ func (a *admissionRig) probe(ctx context.Context) (signature, error) {
 	if err != nil {
 		return signature{}, err
 	}
-	pod := createPod(0)
-	if err := a.c.Create(ctx, pod, client.DryRunAll); err != nil {
+	pod := createPod(0, false)
+	denied := false
+	if err := a.c.Create(ctx, pod, client.DryRunAll); apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+		denied = true
+	} else if err != nil {
 		return signature{}, fmt.Errorf("dry-run create: %w", err)
 	}
 	n1, err := counter(ctx, a.noop.MetricsURL, "noop_requests_total")
@@ -125,7 +147,7 @@ func (a *admissionRig) probe(ctx context.Context) (signature, error) {
 		return signature{}, err
 	}
 	sc := pod.Spec.SecurityContext
-	return signature{defaulted: sc != nil && sc.SeccompProfile != nil, noop: n1 > n0, webhooks: w1 > w0}, nil
+	return signature{defaulted: !denied && sc != nil && sc.SeccompProfile != nil, noop: n1 > n0, webhooks: w1 > w0, denied: denied}, nil
 }
 
 // SumMetric sums every sample of name (all label sets) in an exposition.
@@ -166,13 +188,17 @@ func counter(ctx context.Context, url, name string) (float64, error) {
 
 // createPod is the pod the apiserver mode creates: the small fixture
 // without a seccomp profile, so that the mutation (webhook or native
-// policy) defaults it, and without a Localhost profile, so that in hybrid
-// mode it never leaves the API server.
-func createPod(i int) *corev1.Pod {
+// policy) defaults it, unless withProfile (RuntimeDefault, for a
+// configuration that does not default), and without a Localhost profile,
+// so that in hybrid mode it never leaves the API server.
+func createPod(i int, withProfile bool) *corev1.Pod {
 	pod, _ := Pod(PodSmall, Namespace)
 	pod.Name = fmt.Sprintf("load-%05d", i)
 	pod.TypeMeta = metav1.TypeMeta{}
 	pod.Spec.SecurityContext.SeccompProfile = nil
+	if withProfile {
+		pod.Spec.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
 	return pod
 }
 
@@ -186,7 +212,7 @@ type CreateResult struct {
 
 // createPods creates n pods with workers parallel clients; a failed create
 // is counted, never retried.
-func createPods(ctx context.Context, c client.Client, n, workers int) CreateResult {
+func createPods(ctx context.Context, c client.Client, n, workers int, withProfile bool) CreateResult {
 	jobs := make(chan int)
 	var mu sync.Mutex
 	var res CreateResult
@@ -198,7 +224,7 @@ func createPods(ctx context.Context, c client.Client, n, workers int) CreateResu
 			failed, example := 0, ""
 			for i := range jobs {
 				t := time.Now()
-				if err := c.Create(ctx, createPod(i)); err != nil {
+				if err := c.Create(ctx, createPod(i, withProfile)); err != nil {
 					failed++
 					if example == "" {
 						example = err.Error()
@@ -250,6 +276,12 @@ type APIServerOptions struct {
 	Pods       int
 	WarmupPods int // created and deleted, unrecorded, after a configuration is in effect and before its measured creates
 	Workers    int
+	// ProfileDir, when set, receives a CPU profile of kube-apiserver
+	// (its /debug/pprof/profile, over Config) taken during each
+	// configuration's measured creates of the first round:
+	// apiserver-<configuration>.pprof.
+	ProfileDir string
+	Config     *rest.Config
 }
 
 // CreateSample is one configuration's figures in one round.
@@ -277,14 +309,26 @@ func runAPIServer(ctx context.Context, o APIServerOptions, rig *admissionRig, pr
 			// its first evaluations are slower (type checking, cost
 			// estimation, connection set-up to a webhook): warm up first.
 			if o.WarmupPods > 0 {
-				if w := createPods(ctx, rig.c, o.WarmupPods, o.Workers); w.Failed > 0 {
+				if w := createPods(ctx, rig.c, o.WarmupPods, o.Workers, name == ConfigNativeValidating); w.Failed > 0 {
 					return nil, fmt.Errorf("%s: %d warm-up creates failed; first: %s", name, w.Failed, w.Example)
 				}
 				if err := deletePods(ctx, rig.c); err != nil {
 					return nil, err
 				}
 			}
-			res := createPods(ctx, rig.c, o.Pods, o.Workers)
+			var profiled chan error
+			if o.ProfileDir != "" && r == 0 {
+				profiled = make(chan error, 1)
+				go func() {
+					profiled <- profileAPIServer(ctx, o.Config, filepath.Join(o.ProfileDir, "apiserver-"+strings.ReplaceAll(name, " ", "-")+".pprof"))
+				}()
+			}
+			res := createPods(ctx, rig.c, o.Pods, o.Workers, name == ConfigNativeValidating)
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					return nil, err
+				}
+			}
 			if err := deletePods(ctx, rig.c); err != nil {
 				return nil, err
 			}
@@ -329,4 +373,34 @@ func WriteAPIServer(w io.Writer, configs []string, samples map[string][]CreateSa
 			strconv.Itoa(failed)})
 	}
 	markdownTable(w, header, rows)
+}
+
+// apiServerProfileSeconds is how long a kube-apiserver CPU profile runs:
+// less than the measured creates of a round take at 300 pods.
+const apiServerProfileSeconds = 1
+
+// profileAPIServer writes a CPU profile of kube-apiserver, taken now for
+// apiServerProfileSeconds, to file.
+func profileAPIServer(ctx context.Context, cfg *rest.Config, file string) error {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/debug/pprof/profile?seconds="+strconv.Itoa(apiServerProfileSeconds), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("profiling kube-apiserver: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("profiling kube-apiserver: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profiling kube-apiserver: %s: %s", resp.Status, b)
+	}
+	return os.WriteFile(file, b, 0o644)
 }

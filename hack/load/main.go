@@ -355,14 +355,16 @@ func failedAny(c *Comparison) error {
 }
 
 func cmdAPIServer(ctx context.Context, args []string) error {
-	all := []string{ConfigNone, ConfigNative, ConfigNoop, ConfigWebhooks, ConfigHybrid}
+	defaults := []string{ConfigNone, ConfigNative, ConfigNoop, ConfigWebhooks, ConfigHybrid}
+	all := append(slices.Clone(defaults), ConfigNativeMutating, ConfigNativeValidating)
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	sgBin := fs.String("seccomp-guard", "bin/seccomp-guard", "the seccomp-guard binary")
 	rounds := fs.Int("rounds", 8, "interleaved rounds (each runs every configuration once)")
 	pods := fs.Int("pods", 300, "pods created per configuration and round")
 	warmupPods := fs.Int("warmup-pods", 50, "pods created and deleted, unrecorded, before each configuration's measured creates")
 	workers := fs.Int("workers", 8, "parallel creates")
-	configs := fs.String("configs", strings.Join(all, ","), "configurations, comma-separated")
+	configs := fs.String("configs", strings.Join(defaults, ","), "configurations, comma-separated: some of "+strings.Join(all, ", "))
+	profileDir := fs.String("profile-dir", "", "write a CPU profile of kube-apiserver during each configuration's first measured round to DIR/apiserver-<configuration>.pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -402,7 +404,13 @@ func cmdAPIServer(ctx context.Context, args []string) error {
 	r.servers = append(r.servers, sg)
 	rig := &admissionRig{c: r.cp.Client, noop: noop, sg: sg, ca: r.ca}
 	progress("servers up; measuring")
-	samples, err := runAPIServer(ctx, APIServerOptions{Configs: cfgs, Rounds: *rounds, Pods: *pods, WarmupPods: *warmupPods, Workers: *workers}, rig, progress)
+	if *profileDir != "" {
+		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	samples, err := runAPIServer(ctx, APIServerOptions{Configs: cfgs, Rounds: *rounds, Pods: *pods, WarmupPods: *warmupPods, Workers: *workers,
+		ProfileDir: *profileDir, Config: r.cp.Config}, rig, progress)
 	if err != nil {
 		return err
 	}
