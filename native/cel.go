@@ -125,7 +125,7 @@ func commonVariables() []variable {
 			`(variables.nsLabels['%[1]s'] in %[2]s ? variables.nsLabels['%[1]s'] : '%[3]s') : `+
 			`(has(variables.ps.defaultMode) && variables.ps.defaultMode in %[2]s ? variables.ps.defaultMode : '%[4]s')`,
 			policy.ModeLabel, celList(v1alpha1.Modes()), v1alpha1.ModeEnforce, v1alpha1.DefaultMode)},
-		// policy/skip.go skipReason (operations, subresources and pod UPDATE are in matchConstraints and matchConditions).
+		// policy/skip.go skipReason (operations, subresources and pod UPDATE are in matchConstraints).
 		{"skip", `variables.mode == '` + string(v1alpha1.ModeDisabled) + `' ||
 (!variables.isPod && has(variables.ps.workloads) && variables.ps.workloads == false) ||
 (has(variables.exempt.namespaces) && variables.nsName in variables.exempt.namespaces) ||

@@ -110,10 +110,6 @@ func Build(prefix string) *Objects {
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
 			ParamKind:        paramKind,
 			MatchConstraints: matchResources(false),
-			MatchConditions: []admissionregistrationv1.MatchCondition{{
-				Name:       "not-a-pod-update",
-				Expression: `!(request.kind.kind == 'Pod' && request.operation == 'UPDATE')`,
-			}},
 			Variables: toVariables(commonVariables()),
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
@@ -138,10 +134,6 @@ func Build(prefix string) *Objects {
 			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 				ParamKind:        paramKind,
 				MatchConstraints: matchResources(true),
-				MatchConditions: []admissionregistrationv1.MatchCondition{{
-					Name:       "not-a-pod-update",
-					Expression: `!(request.kind.kind == 'Pod' && request.operation == 'UPDATE' && (!has(request.subResource) || request.subResource == ''))`,
-				}},
 				Variables:     vars,
 				Validations:   validations(ma.mode),
 				FailurePolicy: &fail,
@@ -207,25 +199,40 @@ func toVariables(vs []variable) []admissionregistrationv1.Variable {
 func matchResources(ephemeral bool) *admissionregistrationv1.MatchResources {
 	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	var rules []admissionregistrationv1.NamedRuleWithOperations
+	rule := func(group, version string, ops ...admissionregistrationv1.OperationType) int {
+		rules = append(rules, admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+			Operations: ops,
+			Rule: admissionregistrationv1.Rule{
+				APIGroups: []string{group}, APIVersions: []string{version},
+				Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+			},
+		}})
+		return len(rules) - 1
+	}
 	byGroup := map[string]int{}
+	pods := -1
 	for _, k := range policy.Kinds() {
+		if k.Kind == "Pod" {
+			// Pods are matched on CREATE only (a pod UPDATE is never
+			// denied: policy/skip.go), and, for the validating
+			// policies, the UPDATE of their ephemeralcontainers
+			// subresource. Written as rules rather than a match
+			// condition, which would cost a CEL evaluation (with its own
+			// inputs: params converted again) on every request.
+			pods = rule(k.Group, k.Version, admissionregistrationv1.Create)
+			rules[pods].Resources = []string{k.Resource}
+			continue
+		}
 		i, ok := byGroup[k.Group]
 		if !ok {
-			i = len(rules)
+			i = rule(k.Group, k.Version, ops...)
 			byGroup[k.Group] = i
-			rules = append(rules, admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-				Operations: ops,
-				Rule: admissionregistrationv1.Rule{
-					APIGroups: []string{k.Group}, APIVersions: []string{k.Version},
-					Scope: ptr.To(admissionregistrationv1.NamespacedScope),
-				},
-			}})
 		}
 		rules[i].Resources = append(rules[i].Resources, k.Resource)
 	}
-	if ephemeral { // after the core kinds, as the API server lists it
-		i := byGroup[""]
-		rules[i].Resources = append(rules[i].Resources, "pods/"+policy.EphemeralContainersSubresource)
+	if ephemeral && pods >= 0 { // adding ephemeral containers is an UPDATE of the subresource
+		i := rule(rules[pods].APIGroups[0], rules[pods].APIVersions[0], admissionregistrationv1.Update)
+		rules[i].Resources = []string{"pods/" + policy.EphemeralContainersSubresource}
 	}
 	equivalent := admissionregistrationv1.Equivalent
 	return &admissionregistrationv1.MatchResources{MatchPolicy: &equivalent, ResourceRules: rules}

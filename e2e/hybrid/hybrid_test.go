@@ -133,6 +133,23 @@ func TestNoLocalhostNoWebhookRoundTrip(t *testing.T) {
 	err := k8s.Create(ctx, newDeployment(ns, containerLevel(unconfined())), client.DryRunAll)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "spec.template.spec.containers[1].securityContext.seccompProfile.type: \"Unconfined\" is forbidden")
+
+	// The native policies match pods on CREATE, and the validating ones
+	// the ephemeralcontainers subresource: an Unconfined ephemeral
+	// container is denied there, and a pod UPDATE is never denied.
+	p := newPod(ns)
+	p.Name = "native-eph"
+	require.NoError(t, k8s.Create(ctx, p))
+	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+		Name: "debug", Image: "busybox", SecurityContext: &corev1.SecurityContext{SeccompProfile: unconfined()},
+	}}}
+	err = k8s.SubResource("ephemeralcontainers").Update(ctx, p, client.DryRunAll)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ValidatingAdmissionPolicy '"+prefix+"-enforce'")
+	assert.Contains(t, err.Error(), "spec.ephemeralContainers[0].securityContext.seccompProfile.type: \"Unconfined\" is forbidden")
+	require.NoError(t, k8s.Get(ctx, client.ObjectKeyFromObject(p), p))
+	p.Labels = map[string]string{"updated": "yes"}
+	require.NoError(t, k8s.Update(ctx, p, client.DryRunAll), "a pod UPDATE of its labels")
 	warnings.Take()
 
 	assert.Equal(t, before, count(t), "the webhook received requests without a Localhost profile")
