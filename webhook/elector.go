@@ -127,7 +127,10 @@ type Elector struct {
 	work    []manager.Runnable
 	started bool
 
-	leading atomic.Bool
+	// leading is the context of the leader work while this replica
+	// leads: it ends, synchronously, when the election or the process
+	// does, before any work sees it end.
+	leading atomic.Pointer[context.Context]
 }
 
 var _ manager.LeaderElectionRunnable = (*Elector)(nil)
@@ -178,8 +181,12 @@ func (e *Elector) Add(r manager.Runnable) error {
 	return nil
 }
 
-// Leading reports whether this replica leads now.
-func (e *Elector) Leading() bool { return e.leading.Load() }
+// Leading reports whether this replica leads now: false from the moment
+// the leader work's context ends.
+func (e *Elector) Leading() bool {
+	ctx := e.leading.Load()
+	return ctx != nil && (*ctx).Err() == nil
+}
 
 // Identity is this candidate's holderIdentity in the Lease.
 func (e *Elector) Identity() string { return e.opts.Identity }
@@ -270,7 +277,7 @@ func (e *Elector) lead(ctx, leCtx context.Context, t *term, logger logr.Logger) 
 	workCtx, cancel := context.WithCancel(leCtx)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)() // shutdown: stop the work before the Lease is released
-	e.setLeading(true)
+	e.setLeading(workCtx)
 	logger.Info("became the leader: writing the policy's status and, when self-managed, the certificates")
 	e.mu.Lock()
 	work := e.work
@@ -284,20 +291,25 @@ func (e *Elector) lead(ctx, leCtx context.Context, t *term, logger logr.Logger) 
 			}
 		})
 	}
-	wg.Wait()
 	<-workCtx.Done()
-	e.setLeading(false)
+	e.setLeading(nil)
+	wg.Wait()
 	if t.failed() {
 		t.stepDown()
 	}
 }
 
-func (e *Elector) setLeading(leading bool) {
-	e.leading.Store(leading)
+// setLeading records the leader work's context, nil when not leading.
+func (e *Elector) setLeading(workCtx context.Context) {
+	if workCtx == nil {
+		e.leading.Store(nil)
+	} else {
+		e.leading.Store(&workCtx)
+	}
 	if e.opts.Metric == nil {
 		return
 	}
-	if leading {
+	if workCtx != nil {
 		e.opts.Metric.Set(1)
 	} else {
 		e.opts.Metric.Set(0)

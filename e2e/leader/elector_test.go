@@ -3,6 +3,7 @@ package leader_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -13,8 +14,10 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/webhook"
@@ -45,7 +48,7 @@ const (
 func TestElectorSurvivesOutages(t *testing.T) {
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), testr.New(t)))
 	defer cancel()
-	a, b := startCandidate(ctx, t, "a"), startCandidate(ctx, t, "b")
+	a, b := startCandidate(ctx, t, "a", nil), startCandidate(ctx, t, "b", nil)
 
 	leader := waitForOneLeader(t, a, b, 10*time.Second)
 	follower := other(leader, a, b)
@@ -119,7 +122,9 @@ type candidate struct {
 	returned chan error
 }
 
-func startCandidate(ctx context.Context, t *testing.T, name string) *candidate {
+// startCandidate starts an Elector named name whose leader work is w, or
+// a new work when nil.
+func startCandidate(ctx context.Context, t *testing.T, name string, w manager.Runnable) *candidate {
 	t.Helper()
 	p := startProxy(t, cp.Config.Host)
 	cfg := rest.CopyConfig(cp.Config)
@@ -134,11 +139,17 @@ func startCandidate(ctx context.Context, t *testing.T, name string) *candidate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &work{started: make(chan struct{}, 10), stopped: make(chan struct{}, 10)}
+	c := &candidate{name: name, elector: e, proxy: p, returned: make(chan error, 1)}
+	switch r := w.(type) {
+	case nil:
+		c.work = &work{started: make(chan struct{}, 10), stopped: make(chan struct{}, 10)}
+		w = c.work
+	case *failingWork:
+		c.work = &r.work
+	}
 	if err := e.Add(w); err != nil {
 		t.Fatal(err)
 	}
-	c := &candidate{name: name, elector: e, proxy: p, work: w, returned: make(chan error, 1)}
 	go func() { c.returned <- e.Start(ctx) }()
 	return c
 }
@@ -183,18 +194,27 @@ func waitForOneLeader(t *testing.T, a, b *candidate, timeout time.Duration) *can
 	return leader
 }
 
+// holder is the Lease's holderIdentity; "" when there is no Lease yet.
+func holder(t *testing.T) string {
+	t.Helper()
+	var lease coordinationv1.Lease
+	err := cp.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: webhook.LeaderElectionID}, &lease)
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lease.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *lease.Spec.HolderIdentity
+}
+
 // assertHolder checks the Lease's holderIdentity.
 func assertHolder(t *testing.T, want string) {
 	t.Helper()
-	var lease coordinationv1.Lease
-	if err := cp.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: webhook.LeaderElectionID}, &lease); err != nil {
-		t.Fatal(err)
-	}
-	got := ""
-	if lease.Spec.HolderIdentity != nil {
-		got = *lease.Spec.HolderIdentity
-	}
-	if got != want {
+	if got := holder(t); got != want {
 		t.Errorf("Lease %s/%s: holderIdentity %q, want %q", namespace, webhook.LeaderElectionID, got, want)
 	}
 }
@@ -343,4 +363,63 @@ func (p *proxy) setDown(down bool) {
 	for c := range p.conns {
 		_ = c.Close()
 	}
+}
+
+// failingWork fails at once the first time it runs, then runs as work does.
+type failingWork struct {
+	work
+	failed bool
+}
+
+func (w *failingWork) Start(ctx context.Context) error {
+	w.mu.Lock()
+	first := !w.failed
+	w.failed = true
+	w.mu.Unlock()
+	if first {
+		return errors.New("the test's leader work fails")
+	}
+	return w.work.Start(ctx)
+}
+
+// TestElectorStepsDownWhenWorkFails: leader work that fails makes its
+// candidate give up the Lease, which the other takes within a retry
+// period, and campaign again (Start does not return).
+func TestElectorStepsDownWhenWorkFails(t *testing.T) {
+	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), testr.New(t)))
+	defer cancel()
+	// The Lease is free: released by the test before, or never taken.
+	failing := &failingWork{work: work{started: make(chan struct{}, 10), stopped: make(chan struct{}, 10)}}
+	a := startCandidate(ctx, t, "failing", failing)
+	err := framework.Poll(ctx, 50*time.Millisecond, takeoverWithin, "the candidate "+a.name+" to lead and its work to fail", func(context.Context) error {
+		if !failing.hasFailed() {
+			return fmt.Errorf("its work has not run; the Lease is held by %q", holder(t))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startCandidate(ctx, t, "healthy", nil)
+	start := time.Now()
+	b.work.waitStarted(t, 2*retryPeriod+2*time.Second)
+	t.Logf("candidate %s took over %s after it started", b.name, time.Since(start).Round(10*time.Millisecond))
+	assertHolder(t, "healthy")
+	if a.elector.Leading() {
+		t.Errorf("candidate %s says it leads after its work failed", a.name)
+	}
+	a.assertRunning(t)
+	cancel()
+	for _, c := range []*candidate{a, b} {
+		if err := <-c.returned; err != nil {
+			t.Errorf("candidate %s: Start returned %v, want nil", c.name, err)
+		}
+	}
+	assertHolder(t, "")
+}
+
+func (w *failingWork) hasFailed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
