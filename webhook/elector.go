@@ -277,7 +277,7 @@ func (e *Elector) lead(ctx, leCtx context.Context, t *term, logger logr.Logger) 
 	workCtx, cancel := context.WithCancel(leCtx)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)() // shutdown: stop the work before the Lease is released
-	e.setLeading(workCtx)
+	e.startLeading(workCtx)
 	logger.Info("became the leader: writing the policy's status and, when self-managed, the certificates")
 	e.mu.Lock()
 	work := e.work
@@ -292,26 +292,25 @@ func (e *Elector) lead(ctx, leCtx context.Context, t *term, logger logr.Logger) 
 		})
 	}
 	<-workCtx.Done()
-	e.setLeading(nil)
+	e.stopLeading()
 	wg.Wait()
 	if t.failed() {
 		t.stepDown()
 	}
 }
 
-// setLeading records the leader work's context, nil when not leading.
-func (e *Elector) setLeading(workCtx context.Context) {
-	if workCtx == nil {
-		e.leading.Store(nil)
-	} else {
-		e.leading.Store(&workCtx)
-	}
-	if e.opts.Metric == nil {
-		return
-	}
-	if workCtx != nil {
+// startLeading records the leader work's context: this replica leads
+// until it ends.
+func (e *Elector) startLeading(workCtx context.Context) {
+	e.leading.Store(&workCtx)
+	if e.opts.Metric != nil {
 		e.opts.Metric.Set(1)
-	} else {
+	}
+}
+
+func (e *Elector) stopLeading() {
+	e.leading.Store(nil)
+	if e.opts.Metric != nil {
 		e.opts.Metric.Set(0)
 	}
 }
