@@ -21,6 +21,7 @@ func TestMetricsContract(t *testing.T) {
 	now := time.Now()
 	reg.MustRegister(NewInventoryAgeCollector(&ageView{nodes: []string{"a"}, lookups: map[string]policy.ProfileLookup{"a": {HasInventory: true, Heartbeat: now}}}, nil))
 	m.Record("validate", "Pod", "CREATE", nil, time.Millisecond)
+	NewLeaderMetric(reg)
 	mismatches, err := monitoring.Mismatches(reg, monitoring.WebhookMetrics)
 	require.NoError(t, err)
 	assert.Empty(t, mismatches)

@@ -14,8 +14,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/policy"
@@ -52,9 +54,15 @@ func (s *PolicyStore) Set(p *policy.Policy) { s.current.Store(p) }
 type PolicyReconciler struct {
 	Client client.Client
 	Store  *PolicyStore
-	// Elected is closed once this replica leads (or at start when leader
-	// election is off); only then is status written.
-	Elected <-chan struct{}
+	// Leader says whether this replica writes the status now; another
+	// replica's reconcile only serves the policy. Nil: always (no leader
+	// election).
+	Leader Leader
+	// Elections, when set, delivers an event each time this replica becomes
+	// the leader (ElectedEvent), so that the new leader writes the status at
+	// once rather than on the next change of the policy: the previous
+	// leader may have lost the Lease before it wrote it.
+	Elections <-chan event.GenericEvent
 	// Fallback is served while there is no ClusterSeccompPolicy "default"
 	// (FallbackPolicy); nil means the built-in defaults.
 	Fallback *policy.Policy
@@ -87,15 +95,30 @@ func (r *PolicyReconciler) fallback() *policy.Policy {
 // SetupWithManager registers the reconciler. It runs on every replica: each
 // one serves requests and needs the policy.
 func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("clusterseccomppolicy").
 		For(&v1alpha1.ClusterSeccompPolicy{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return o.GetName() == v1alpha1.DefaultPolicyName
 		}), predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() || !servingCurrent(e.ObjectNew)
 		}})).
-		WithOptions(controller.Options{NeedLeaderElection: new(false), MaxConcurrentReconciles: 1}).
-		Complete(r)
+		WithOptions(controller.Options{NeedLeaderElection: new(false), MaxConcurrentReconciles: 1})
+	if r.Elections != nil {
+		b = b.WatchesRawSource(source.Channel(r.Elections, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// ElectedEvent is what to send on PolicyReconciler.Elections when this
+// replica becomes the leader: a reconcile of the ClusterSeccompPolicy
+// "default" (of the fallback when there is none).
+func ElectedEvent() event.GenericEvent {
+	return event.GenericEvent{Object: &v1alpha1.ClusterSeccompPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultPolicyName}}}
+}
+
+// leading says whether this replica writes the status.
+func (r *PolicyReconciler) leading() bool {
+	return r.Leader == nil || r.Leader.Leading()
 }
 
 func servingCurrent(o client.Object) bool {
@@ -139,10 +162,8 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	r.Store.Set(compiled)
 	logger.Info("serving ClusterSeccompPolicy", "generation", obj.Generation, "problems", len(errs))
 
-	select {
-	case <-r.Elected:
-	default:
-		return ctrl.Result{}, nil // another replica writes status
+	if !r.leading() {
+		return ctrl.Result{}, nil // the leader writes the status
 	}
 	cond := metav1.Condition{
 		Type:               ConditionReady,

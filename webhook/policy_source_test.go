@@ -170,13 +170,9 @@ func TestPolicyReconciler(t *testing.T) {
 				builder = builder.WithObjects(tc.obj.DeepCopy())
 			}
 			c := builder.Build()
-			elected := make(chan struct{})
-			if tc.elected {
-				close(elected)
-			}
 			store := NewPolicyStore()
 			store.Set(&policy.Policy{Name: "before"})
-			r := &PolicyReconciler{Client: c, Store: store, Elected: elected}
+			r := &PolicyReconciler{Client: c, Store: store, Leader: fixedLeader(tc.elected)}
 			if tc.fallback != "" {
 				fb, err := FallbackPolicy(tc.fallback)
 				require.NoError(t, err)
@@ -231,3 +227,8 @@ func TestFallbackPolicy(t *testing.T) {
 		})
 	}
 }
+
+// fixedLeader leads or not, for good.
+type fixedLeader bool
+
+func (l fixedLeader) Leading() bool { return bool(l) }

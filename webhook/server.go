@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -62,16 +63,18 @@ type Options struct {
 	ClientCAFile string
 	// EnableHTTP2 offers h2 to clients. Off by default (HTTP/2 Rapid Reset, CVE-2023-44487).
 	EnableHTTP2 bool
-	// LeaderElection makes one replica the writer of the policy's status.
+	// LeaderElection makes one replica the writer of the policy's status
+	// and the self-managed certificates (Elector); every replica serves
+	// admission. Off: this replica always writes.
 	LeaderElection bool
 	// LeaderElectionNamespace holds the leader-election Lease. Default: the pod's namespace.
 	LeaderElectionNamespace string
-	// LeaseDuration and RenewDeadline of the leader-election Lease.
-	// controller-runtime ends the process when the leader cannot renew
-	// within RenewDeadline, as during an API server outage; the leader
-	// writes only the policy's status and the certificates, so a long
-	// deadline costs a slower failover of those and keeps a replica
-	// serving through an API server restart. Defaults 60s and 45s.
+	// LeaseDuration and RenewDeadline of the leader-election Lease. A
+	// leader that cannot renew within RenewDeadline (an API server outage)
+	// stops its leader work and campaigns again; the process goes on
+	// serving. A long deadline keeps the leader through an API server
+	// restart, at the cost of a slower failover of the status and
+	// certificate writes when the leader dies. Defaults 60s and 45s.
 	LeaseDuration, RenewDeadline time.Duration
 	// InventoryNamespace holds the agents' heartbeat Leases. Default
 	// v1alpha1.DefaultReleaseNamespace ("seccomp-guard").
@@ -206,8 +209,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := registerInformers(ctx, mgr); err != nil {
 		return err
 	}
+	leader, err := setUpLeader(cfg, mgr, opts)
+	if err != nil {
+		return err
+	}
 	if opts.Certificates != nil {
-		if source, err = setUpCertificates(ctx, mgr, *opts.Certificates); err != nil {
+		if source, err = setUpCertificates(ctx, mgr, leader, *opts.Certificates); err != nil {
 			return err
 		}
 	}
@@ -215,7 +222,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	store, err := setUpPolicy(mgr, opts.FallbackDefaultMode)
+	store, err := setUpPolicy(mgr, leader, opts.FallbackDefaultMode)
 	if err != nil {
 		return err
 	}
@@ -230,8 +237,41 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	log.FromContext(ctx).Info("starting seccomp-guard webhook", "port", opts.Port, "certDir", opts.CertDir, "selfManagedCerts", opts.Certificates != nil,
-		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2, "clientCAFile", opts.ClientCAFile)
+		"tlsMinVersion", opts.TLSMinVersion, "http2", opts.EnableHTTP2, "clientCAFile", opts.ClientCAFile, "leaderElection", opts.LeaderElection)
 	return mgr.Start(ctx)
+}
+
+// setUpLeader returns who writes the policy's status and the certificates:
+// with leader election, an Elector the manager runs on every replica (nil
+// leader work yet: setUpCertificates and setUpPolicy add theirs); without,
+// this replica, always. The gauge seccomp_guard_webhook_leader says which.
+func setUpLeader(cfg *rest.Config, mgr manager.Manager, opts Options) (Leader, error) {
+	metric := NewLeaderMetric(metrics.Registry)
+	if !opts.LeaderElection {
+		metric.Set(1)
+		return AlwaysLeader{}, nil
+	}
+	identity, err := candidateIdentity()
+	if err != nil {
+		return nil, err
+	}
+	elector, err := NewElector(cfg, ElectorOptions{
+		Namespace:     opts.LeaderElectionNamespace,
+		Identity:      identity,
+		LeaseDuration: opts.LeaseDuration,
+		RenewDeadline: opts.RenewDeadline,
+		RetryPeriod:   leaderRetryPeriod,
+		// client-go's resourcelock takes only the old events API's recorder.
+		EventRecorder: mgr.GetEventRecorderFor(identity), //nolint:staticcheck // resourcelock.EventRecorder is the old events API's
+		Metric:        metric,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(elector); err != nil {
+		return nil, fmt.Errorf("adding the leader elector: %w", err)
+	}
+	return elector, nil
 }
 
 // newManager creates the manager with its webhook, metrics and probe
@@ -266,18 +306,14 @@ func newManager(cfg *rest.Config, opts Options, getCertificate func(*tls.ClientH
 		webhookTLSOpts = append(slices.Clone(webhookTLSOpts), requireClientCert)
 	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
-		Scheme:                        scheme.Scheme,
-		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
-		PprofBindAddress:              opts.PprofBindAddress,
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
-		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              LeaderElectionID,
-		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
-		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 &opts.LeaseDuration,
-		RenewDeadline:                 &opts.RenewDeadline,
-		RetryPeriod:                   new(leaderRetryPeriod),
-		GracefulShutdownTimeout:       &opts.GracefulShutdownTimeout,
+		Scheme:                 scheme.Scheme,
+		HealthProbeBindAddress: opts.HealthProbeBindAddress,
+		PprofBindAddress:       opts.PprofBindAddress,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsBindAddress, TLSOpts: tlsOpts},
+		// Not controller-runtime's leader election, which ends the process
+		// when the leader cannot renew in time: the Elector (setUpLeader).
+		LeaderElection:          false,
+		GracefulShutdownTimeout: &opts.GracefulShutdownTimeout,
 		WebhookServer: NewServer(crwebhook.Options{
 			Port:    opts.Port,
 			CertDir: opts.CertDir,
@@ -309,15 +345,31 @@ func registerInformers(ctx context.Context, mgr manager.Manager) error {
 // setUpPolicy returns the store the webhooks read the policy from, kept
 // current by the policy reconciler it adds to the manager. Until the
 // reconciler runs, and while there is no ClusterSeccompPolicy "default", the
-// store serves the fallback for fallbackMode.
-func setUpPolicy(mgr manager.Manager, fallbackMode v1alpha1.Mode) (*PolicyStore, error) {
+// store serves the fallback for fallbackMode. The reconciler writes the
+// status while leader leads, and at once when an Elector makes this replica
+// the leader.
+func setUpPolicy(mgr manager.Manager, leader Leader, fallbackMode v1alpha1.Mode) (*PolicyStore, error) {
 	fallback, err := FallbackPolicy(fallbackMode)
 	if err != nil {
 		return nil, err
 	}
 	store := NewPolicyStore()
 	store.Set(fallback)
-	reconciler := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Elected: mgr.Elected(), Fallback: fallback}
+	reconciler := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Leader: leader, Fallback: fallback}
+	if elector, ok := leader.(*Elector); ok {
+		elections := make(chan event.GenericEvent, 1)
+		reconciler.Elections = elections
+		err := elector.Add(manager.RunnableFunc(func(context.Context) error {
+			select {
+			case elections <- ElectedEvent():
+			default: // one is pending already
+			}
+			return nil
+		}))
+		if err != nil {
+			return nil, err
+		}
+	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the policy reconciler: %w", err)
 	}
@@ -361,14 +413,20 @@ func addProbes(mgr manager.Manager, store *PolicyStore, source *certs.Source) er
 }
 
 // setUpCertificates serves the self-managed certificate on this replica and
-// adds the manager that issues it, which runs on the leader only.
-func setUpCertificates(ctx context.Context, mgr manager.Manager, opts certs.Options) (*certs.Source, error) {
+// adds the manager that issues it, which runs on the leader only: as the
+// Elector's leader work, or, without leader election, in the manager.
+func setUpCertificates(ctx context.Context, mgr manager.Manager, leader Leader, opts certs.Options) (*certs.Source, error) {
 	logger := log.FromContext(ctx).WithName("certs")
 	source, err := certs.NewSource(ctx, mgr.GetCache(), opts.Secret, logger)
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(&certs.Manager{Client: mgr.GetClient(), Informers: mgr.GetCache(), Options: opts, Log: logger}); err != nil {
+	issuer := &certs.Manager{Client: mgr.GetClient(), Informers: mgr.GetCache(), Options: opts, Log: logger}
+	add := mgr.Add
+	if elector, ok := leader.(*Elector); ok {
+		add = elector.Add
+	}
+	if err := add(issuer); err != nil {
 		return nil, fmt.Errorf("adding the certificate manager: %w", err)
 	}
 	return source, nil

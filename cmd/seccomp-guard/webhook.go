@@ -71,10 +71,10 @@ profiles that are invalid or missing on the nodes where the pod can run.`,
 	f.StringVar(&opts.ClientCAFile, "client-ca-file", opts.ClientCAFile,
 		"PEM file of the CA(s) that sign the API server's webhook client certificate; when set, the webhook port refuses TLS clients without such a certificate (metrics and probes are unaffected). Read at start.")
 	f.BoolVar(&opts.EnableHTTP2, "enable-http2", opts.EnableHTTP2, "Offer HTTP/2 to clients (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
-	f.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection, "Elect one replica to write the ClusterSeccompPolicy status.")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection, "Elect one replica to write the ClusterSeccompPolicy status and the self-managed certificates; every replica serves admission. Off: this replica writes them.")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "Namespace of the leader-election Lease; the pod's namespace when empty.")
 	f.DurationVar(&opts.LeaseDuration, "leader-elect-lease-duration", opts.LeaseDuration, "How long a leader's Lease holds before another replica may take it.")
-	f.DurationVar(&opts.RenewDeadline, "leader-elect-renew-deadline", opts.RenewDeadline, "How long the leader keeps trying to renew before it gives up and the process exits (the replica restarts): longer than an API server restart, so that one does not take a serving replica down.")
+	f.DurationVar(&opts.RenewDeadline, "leader-elect-renew-deadline", opts.RenewDeadline, "How long the leader keeps trying to renew before it stops leading: it then stops writing status and certificates and campaigns again, and keeps serving admission. Longer than an API server restart, so that one does not move the leadership.")
 	f.StringVar(&opts.InventoryNamespace, "inventory-namespace", opts.InventoryNamespace, "Namespace of the agents' heartbeat Leases (the release namespace).")
 	f.StringVar(&fallbackMode, "fallback-default-mode", string(opts.FallbackDefaultMode),
 		`defaultMode served while there is no ClusterSeccompPolicy "default" (disabled, audit, warn or enforce); the built-in default, disabled, when empty. The chart sets the installed mode's: enforce for cluster-wide.`)

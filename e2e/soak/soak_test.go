@@ -17,6 +17,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +26,7 @@ import (
 	"github.com/seccomp-guard/seccomp-guard/api/v1alpha1"
 	"github.com/seccomp-guard/seccomp-guard/e2e/framework"
 	"github.com/seccomp-guard/seccomp-guard/policy"
+	"github.com/seccomp-guard/seccomp-guard/webhook"
 )
 
 const (
@@ -185,7 +187,13 @@ func TestFaults(t *testing.T) {
 		replicaKilled(ctx, t, rate)
 	})
 	t.Run("kube-apiserver is stopped and started again", func(t *testing.T) {
-		apiserverRestarted(ctx, t, rate)
+		apiserverRestarted(ctx, t, rate, 15*time.Second)
+	})
+	t.Run("kube-apiserver is stopped for longer than the renew deadline", func(t *testing.T) {
+		// The chart's webhook renews its leader Lease for up to 45 s
+		// (--leader-elect-renew-deadline): the leader loses it, and must
+		// go on serving and campaigning rather than exit.
+		apiserverRestarted(ctx, t, rate, webhook.DefaultOptions().RenewDeadline+15*time.Second)
 	})
 	t.Run("the agent is stopped", func(t *testing.T) {
 		agentStopped(ctx, t, rate)
@@ -294,10 +302,11 @@ func replicaKilled(ctx context.Context, t *testing.T, rate float64) {
 	}
 }
 
-// apiserverRestarted stops kube-apiserver for a while and starts it
-// again: the webhooks answer reviews sent to them directly throughout,
-// stay ready, do not restart, and see changes made after the restart.
-func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
+// apiserverRestarted stops kube-apiserver for down (plus the time it takes
+// to stop and start) and starts it again: the webhooks answer reviews sent
+// to them directly throughout, stay ready, do not restart, see changes
+// made after the restart, and one of them holds the leader Lease again.
+func apiserverRestarted(ctx context.Context, t *testing.T, rate float64, down time.Duration) {
 	pods := webhookPods(ctx, t)
 	if len(pods) != 2 {
 		t.Fatalf("want 2 running webhook pods, have %v", pods)
@@ -316,7 +325,7 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 		how = fmt.Sprintf("by SIGKILL, %s after SIGTERM", apiserverGrace)
 	}
 	t.Logf("kube-apiserver stopped %s, in %s", how, time.Since(stopAt).Round(100*time.Millisecond))
-	time.Sleep(15 * time.Second)
+	time.Sleep(down)
 	startAt := time.Now()
 	must(t, node.StartAPIServer())
 	l.endOutage()
@@ -345,6 +354,8 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 	// outage is shorter than staleAfter plus a renewal).
 	nodeKnown(ctx, t, newAPIClient(t), staleAfter+time.Minute, "the node to be known after the restart")
 	t.Logf("the node is known %s after the restart", time.Since(upAt).Round(time.Second))
+	holder := leaderElected(ctx, t, pods)
+	t.Logf("webhook pod %s holds the leader Lease %s after the restart", holder, time.Since(upAt).Round(time.Second))
 	time.Sleep(5 * time.Second)
 	l.finish().check(t, "restarting kube-apiserver")
 	reviews.finish(t, "restarting kube-apiserver")
@@ -355,6 +366,34 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64) {
 			t.Errorf("webhook pod %s restarted or is gone (%d restarts, %d before; running pods %v)%s", p.Name, a, p.Restarts, after, logTail(p.Name))
 		}
 	}
+}
+
+// leaderElected waits until one of pods holds the webhook's leader Lease
+// (its holderIdentity is the pod's name, "_" and a UUID) and returns that
+// pod's name: after an outage that outlasted the renew deadline, the
+// replicas campaign again instead of exiting.
+func leaderElected(ctx context.Context, t *testing.T, pods []webhookPod) string {
+	t.Helper()
+	var holder string
+	opts := webhook.DefaultOptions()
+	poll(ctx, t, time.Second, opts.LeaseDuration+time.Minute, "a webhook replica to hold the leader Lease", func(ctx context.Context) error {
+		var lease coordinationv1.Lease
+		if err := node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: webhook.LeaderElectionID}, &lease); err != nil {
+			return err
+		}
+		id := ""
+		if lease.Spec.HolderIdentity != nil {
+			id = *lease.Spec.HolderIdentity
+		}
+		for _, p := range pods {
+			if strings.HasPrefix(id, p.Name+"_") {
+				holder = p.Name
+				return nil
+			}
+		}
+		return fmt.Errorf("the Lease %s/%s is held by %q, none of the webhook pods %v", releaseNS, webhook.LeaderElectionID, id, pods)
+	})
+	return holder
 }
 
 // agentStopped takes the agent off the node (a nodeSelector that matches

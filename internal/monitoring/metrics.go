@@ -44,11 +44,13 @@ func (m Metric) Series() []string {
 }
 
 // WebhookMetrics are the webhook's own metrics (webhook/metrics.go,
-// webhook/inventory_metrics.go) that the chart queries.
+// webhook/inventory_metrics.go, webhook/elector.go) that the chart queries.
 var WebhookMetrics = []Metric{
 	{Name: "seccomp_guard_admission_requests_total", Type: Counter, Labels: []string{"webhook", "kind", "operation", "mode", "decision", "reason"}},
 	{Name: "seccomp_guard_admission_duration_seconds", Type: Histogram, Labels: []string{"webhook"}},
 	{Name: "seccomp_guard_node_inventory_age_seconds", Type: Gauge, Labels: []string{"node"}},
+	// 1 while the replica leads (webhook/elector.go), 0 otherwise.
+	{Name: "seccomp_guard_webhook_leader", Type: Gauge},
 }
 
 // AgentMetrics are the agent's metrics that the chart queries: its
