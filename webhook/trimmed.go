@@ -120,19 +120,6 @@ type templateFields struct {
 // workload UPDATE changed it.
 var errDuplicateTemplate = errors.New("the object gives its pod template twice (a duplicate \"template\" key)")
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *trimmedTemplate) UnmarshalJSON(data []byte) error {
-	if t.raw != nil {
-		return errDuplicateTemplate
-	}
-	t.raw = data
-	if bytes.Equal(data, []byte("null")) {
-		return nil // as encoding/json: a struct stays as it is, a pointer becomes nil (present stays false)
-	}
-	t.present = true
-	return kjson.UnmarshalCaseSensitivePreserveInts(data, &t.templateFields)
-}
-
 type trimmedPodSpec struct {
 	SecurityContext     *trimmedPodSecurityContext `json:"securityContext"`
 	InitContainers      []trimmedContainer         `json:"initContainers"`
@@ -165,12 +152,11 @@ type trimmedAffinity struct {
 	NodeAffinity *corev1.NodeAffinity `json:"nodeAffinity"`
 }
 
-// decodeReview decodes an AdmissionReview body in one pass, with the API
-// server's own decoder (sigs.k8s.io/json: case-sensitive keys, the last of
-// duplicate keys wins, as in every Kubernetes decode).
+// decodeReview decodes an AdmissionReview body in one pass (scan.go), as the
+// API server's own decoder would decode it into these types.
 func decodeReview(body []byte) (*trimmedReview, error) {
 	var r trimmedReview
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &r); err != nil {
+	if err := scanReview(body, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
