@@ -37,6 +37,7 @@ package webhook
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -238,12 +239,14 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special reports whether any byte of w is a quote, a backslash, a control
-// character or not ASCII.
-func special(w uint64) bool {
+// special has the high bit set in the first byte of w (little-endian) that
+// is a quote, a backslash, a control character or not ASCII, if any, and
+// is 0 if there is none. (Each term flags such bytes exactly up to the
+// first one; a borrow may flag bytes after it too.)
+func special(w uint64) uint64 {
 	quote := w ^ (ones * '"')
 	backslash := w ^ (ones * '\\')
-	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(w-ones*0x20)&^w|w)&highs != 0
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w | w) & highs
 }
 
 // scanString scans the string at s.i and returns its bytes between the quotes,
@@ -254,7 +257,11 @@ func (s *scanner) scanString() (raw []byte, plain bool) {
 	start := s.i + 1
 	plain = true
 	for i := start; ; {
-		for i+8 <= len(d) && !special(binary.LittleEndian.Uint64(d[i:])) {
+		for i+8 <= len(d) {
+			if m := special(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
 		if i >= len(d) {

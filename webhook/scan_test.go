@@ -294,7 +294,7 @@ func TestScanValues(t *testing.T) {
 			assert.Equal(t, []corev1.Toleration{{}, {Key: "k"}}, object(r).Spec.Tolerations)
 			assert.Equal(t, []corev1.PodSchedulingGate{{}}, object(r).Spec.SchedulingGates)
 		}},
-		{"the default tolerations and an owner", review(`{"kind":"Pod","metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web","uid":"u1","controller":true,"blockOwnerDeletion":false}]},`+
+		{"the default tolerations and an owner", review(`{"kind":"Pod","metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web","uid":"u1","controller":true,"blockOwnerDeletion":false}]},` +
 			`"spec":{"tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"k","value":"v","tolerationSeconds":-0}]}}`), func(t *testing.T, r *trimmedReview) {
 			assert.Equal(t, []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "u1", Controller: new(true), BlockOwnerDeletion: new(false)}}, object(r).Metadata.OwnerReferences)
 			assert.Equal(t, []corev1.Toleration{
