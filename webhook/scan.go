@@ -52,10 +52,7 @@ import (
 const maxNestingDepth = 10000
 
 // syntaxError is a body that is not JSON, in encoding/json's words.
-type syntaxError struct {
-	msg    string
-	Offset int // the bytes read, the offending one included
-}
+type syntaxError struct{ msg string }
 
 func (e *syntaxError) Error() string { return e.msg }
 
@@ -124,14 +121,14 @@ func (s *scanner) syntax(i int, context string) {
 	if i < len(s.data) {
 		c = s.data[i]
 	}
-	s.err = &syntaxError{msg: "invalid character " + quoteChar(c) + " " + context, Offset: i + 1}
+	s.err = &syntaxError{msg: "invalid character " + quoteChar(c) + " " + context}
 	s.i = len(s.data)
 }
 
 // unexpectedEnd records that the body ends inside a value.
 func (s *scanner) unexpectedEnd() {
 	if s.err == nil {
-		s.err = &syntaxError{msg: errUnexpectedEnd, Offset: len(s.data)}
+		s.err = &syntaxError{msg: errUnexpectedEnd}
 	}
 }
 
@@ -153,7 +150,7 @@ func quoteChar(c byte) string {
 func (s *scanner) mismatch(typ string, number []byte) {
 	start := s.i
 	s.skip()
-	if s.err != nil {
+	if s.err != nil || !s.keepsTypeError() {
 		return
 	}
 	e := &typeError{typ: typ, strct: s.strct, field: s.pathString()}
@@ -174,19 +171,24 @@ func (s *scanner) mismatch(typ string, number []byte) {
 	s.typeError(e)
 }
 
+// keepsTypeError reports whether a type error here would be kept: only the
+// first one counts, so later ones cost no allocation.
+func (s *scanner) keepsTypeError() bool {
+	if s.holder != "" {
+		return s.hard == nil
+	}
+	return s.saved == nil && s.hard == nil
+}
+
 func (s *scanner) typeError(e *typeError) {
 	if s.holder != "" {
 		// The template decoded itself: its first type error ended the
 		// decode, named after the struct that holds the template.
 		e.strct = s.holder
-		if s.hard == nil {
-			s.hard = e
-		}
+		s.hard = e
 		return
 	}
-	if s.saved == nil {
-		s.saved = e
-	}
+	s.saved = e
 }
 
 func (s *scanner) pathString() string {
