@@ -72,7 +72,7 @@ func (e *typeError) Error() string {
 	return "json: cannot unmarshal " + e.value + " into Go value of type " + e.typ
 }
 
-const errUnexpectedEnd = "unexpected end of JSON input"
+const msgUnexpectedEnd = "unexpected end of JSON input"
 
 // scanner is the state of one decode.
 type scanner struct {
@@ -128,7 +128,7 @@ func (s *scanner) syntax(i int, context string) {
 // unexpectedEnd records that the body ends inside a value.
 func (s *scanner) unexpectedEnd() {
 	if s.err == nil {
-		s.err = &syntaxError{msg: errUnexpectedEnd}
+		s.err = &syntaxError{msg: msgUnexpectedEnd}
 	}
 }
 
@@ -451,21 +451,21 @@ func (s *scanner) endOr(context string) {
 	s.syntax(s.i, context)
 }
 
-// more is called after a value in an object (close '}') or an array (close
+// more is called after a value in an object (end '}') or an array (end
 // ']'): it reports whether another member follows, leaving s.i at it.
-func (s *scanner) more(close byte) bool {
+func (s *scanner) more(end byte) bool {
 	s.ws()
 	switch s.cur() {
 	case ',':
 		s.i++
 		s.ws()
 		return true
-	case close:
+	case end:
 		s.i++
 		s.depth--
 		return false
 	}
-	if close == '}' {
+	if end == '}' {
 		s.endOr("after object key:value pair")
 	} else {
 		s.endOr("after array element")
@@ -555,7 +555,7 @@ func (s *scanner) skip() {
 				stack[n/64] &^= 1 << (n % 64)
 			}
 			n++
-			if close := c + 2; s.cur() == close { // '{'+2 == '}', '['+2 == ']'
+			if end := c + 2; s.cur() == end { // '{'+2 == '}', '['+2 == ']'
 				s.i++
 				s.depth--
 				n--
@@ -584,11 +584,11 @@ func (s *scanner) skip() {
 				return
 			}
 			object := stack[(n-1)/64]&(1<<((n-1)%64)) != 0
-			close := byte(']')
+			end := byte(']')
 			if object {
-				close = '}'
+				end = '}'
 			}
-			if !s.more(close) {
+			if !s.more(end) {
 				n--
 				continue
 			}
@@ -1102,12 +1102,12 @@ func (s *scanner) podSpecField(p *trimmedPodSpec, key []byte) bool {
 	case "runtimeClassName":
 		stringPtr(s, &p.RuntimeClassName)
 	case "os":
-		if os := ptr(s, &p.OS); os != nil {
+		if podOS := ptr(s, &p.OS); podOS != nil {
 			s.fields("PodOS", "v1.PodOS", func(key []byte) bool {
 				if string(key) != "name" {
 					return false
 				}
-				str(s, &os.Name, "v1.OSName")
+				str(s, &podOS.Name, "v1.OSName")
 				return true
 			})
 		}
