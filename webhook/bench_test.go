@@ -74,6 +74,19 @@ func largePod(sp *corev1.SeccompProfile) *corev1.Pod {
 	return pod
 }
 
+// smallPod is a pod of one container, about 0.5 KB as a review.
+func smallPod(sp *corev1.SeccompProfile) *corev1.Pod {
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}
+	if sp != nil {
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: sp}
+	}
+	return pod
+}
+
 // reviewBody is the AdmissionReview the API server sends for obj.
 func reviewBody(tb testing.TB, op admissionv1.Operation, obj, old runtime.Object) []byte {
 	tb.Helper()
@@ -129,17 +142,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	mut, val := newHandlers(prometheus.NewRegistry())
 	noop := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response { return admission.Allowed("") })
 	unconfined := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
-	small := func(sp *corev1.SeccompProfile) *corev1.Pod {
-		pod := &corev1.Pod{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
-		}
-		if sp != nil {
-			pod.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: sp}
-		}
-		return pod
-	}
+	small := smallPod
 	paths := []struct {
 		name    string
 		handler func(admission.Handler) http.Handler
@@ -177,6 +180,40 @@ func BenchmarkServeHTTP(b *testing.B) {
 					h.ServeHTTP(w, r)
 					if w.Code != http.StatusOK {
 						b.Fatal(w.Code, w.Body.String())
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDecodeReview measures the decode alone, into the trimmed types:
+// the API server's decoder (sigs.k8s.io/json, the request path's decoder
+// before scan.go) and the scanner that replaced it.
+func BenchmarkDecodeReview(b *testing.B) {
+	decoders := []struct {
+		name   string
+		decode func([]byte) (*trimmedReview, error)
+	}{
+		{"kjson", referenceDecode},
+		{"scan", decodeReview},
+	}
+	pods := []struct {
+		name string
+		pod  *corev1.Pod
+	}{
+		{"small", smallPod(nil)},
+		{"13KB", largePod(nil)},
+	}
+	for _, d := range decoders {
+		for _, p := range pods {
+			b.Run(d.name+"/"+p.name, func(b *testing.B) {
+				body := reviewBody(b, admissionv1.Create, p.pod, nil)
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := d.decode(body); err != nil {
+						b.Fatal(err)
 					}
 				}
 			})

@@ -55,12 +55,15 @@ func code(r *admissionv1.AdmissionResponse) int32 {
 	return r.Result.Code
 }
 
-// compareReview serves body on both paths of both webhooks. A review the
+// compareReview serves body on both paths of both webhooks, after checking
+// that the scanner decodes it exactly as the API server's decoder does
+// (compareScan). A review the
 // full path cannot decode (a type error in a field the policy never reads:
 // the API server never sends one) may be decided by the trimmed path; a
 // review the full path decides must be decided identically.
 func compareReview(t testing.TB, eps map[string]endpoints, body []byte) {
 	t.Helper()
+	compareScan(t, body)
 	for name, ep := range eps {
 		full, fast := serveReview(ep.full, body), serveReview(ep.fast, body)
 		if code(full) == http.StatusBadRequest || code(full) == http.StatusInternalServerError {
@@ -249,6 +252,7 @@ func TestDifferentialKeys(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := rawReview(tc.kind, admissionv1.Create, "", []byte(tc.obj), nil)
+			compareScan(t, body)
 			got := serveReview(eps["validate"].fast, body)
 			require.NotNil(t, got.Result)
 			assert.Equal(t, tc.wantCode, got.Result.Code, got.Result.Message)
@@ -260,6 +264,16 @@ func TestDifferentialKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzScanReview: any body is refused by the scanner and by the API
+// server's decoder with the same error, or decoded by both to equal
+// values. Seeds: testdata/fuzz/FuzzScanReview (escapes, duplicate keys,
+// nulls, nesting, numbers, invalid UTF-8, templates).
+func FuzzScanReview(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		compareScan(t, body)
+	})
 }
 
 // FuzzTrimmedDecode: any object (and old object) bytes, of any kind and
