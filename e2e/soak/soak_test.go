@@ -333,7 +333,7 @@ func apiserverRestarted(ctx context.Context, t *testing.T, rate float64, down ti
 	t.Logf("kube-apiserver started again in %s; down %s in all", time.Since(startAt).Round(100*time.Millisecond), time.Since(stopAt).Round(100*time.Millisecond))
 
 	// Watches are back: a namespace created now is enforced by both replicas.
-	ns := "soak-after-restart"
+	ns := fmt.Sprintf("soak-after-restart-%ds", int(down.Seconds())) // one per case
 	must(t, node.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{policy.ModeLabel: "enforce"}}}))
 	seen := time.Now()
 	c := newDirectClient()
