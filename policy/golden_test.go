@@ -149,3 +149,28 @@ func describe(d *Decision) string {
 	}
 	return b.String()
 }
+
+// TestNamespaceNotModified: the engine only reads a namespace's labels and
+// annotations. The webhook hands it the maps its informer cache holds,
+// without a copy, so a write here would change the cache for every later
+// request.
+func TestNamespaceNotModified(t *testing.T) {
+	for _, mode := range []string{"enforce", "warn", "audit", "disabled", "bogus"} {
+		for _, gc := range goldenCases() {
+			for _, annotations := range []map[string]string{nil, {DefaultProfileAnnotation: "localhost/" + prof}, {DefaultProfileAnnotation: "nonsense"}} {
+				ns := namespace(mode)
+				ns.Labels[RecordingLabel] = RecordingEnabled
+				ns.Annotations = annotations
+				labels, annos := maps.Clone(ns.Labels), maps.Clone(ns.Annotations)
+				pod := tweakPod(gc.tweak)
+				for _, final := range []bool{false, true} {
+					req := create(pod, ns)
+					req.Final = final
+					Evaluate(compile(t, nil), goldenView(), req)
+				}
+				require.Equal(t, labels, ns.Labels, "%s in %s: labels", gc.name, mode)
+				require.Equal(t, annos, ns.Annotations, "%s in %s: annotations", gc.name, mode)
+			}
+		}
+	}
+}

@@ -143,3 +143,40 @@ func TestEndedRequestIsNotDecided(t *testing.T) {
 	assert.True(t, resp.Allowed, "the mutating webhook fails open")
 	assert.Empty(t, resp.Patches)
 }
+
+// TestReadBody: the body is read in one allocation of its declared length,
+// a body shorter than declared is an error, and one without a length (or
+// with a length over the limit) is read up to the limit plus a byte, so
+// that the caller can refuse it as too large.
+func TestReadBody(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		body     string
+		length   int64
+		want     string
+		wantErr  string
+		wantSize int
+	}{
+		{name: "declared length", body: `{"a":1}`, length: 7, want: `{"a":1}`},
+		{name: "no declared length", body: `{"a":1}`, length: -1, want: `{"a":1}`},
+		{name: "shorter than declared", body: `{"a"`, length: 7, wantErr: "unexpected EOF"},
+		{name: "declared over the limit", body: strings.Repeat(" ", maxReviewBytes+10), length: maxReviewBytes + 10, wantSize: maxReviewBytes + 1},
+		{name: "undeclared over the limit", body: strings.Repeat(" ", maxReviewBytes+10), length: -1, wantSize: maxReviewBytes + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, ValidatePath, strings.NewReader(tc.body))
+			r.ContentLength = tc.length
+			got, err := readBody(r)
+			if tc.wantErr != "" {
+				require.EqualError(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if tc.wantSize > 0 {
+				assert.Len(t, got, tc.wantSize)
+				return
+			}
+			assert.Equal(t, tc.want, string(got))
+		})
+	}
+}
