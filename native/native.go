@@ -110,7 +110,7 @@ func Build(prefix string) *Objects {
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
 			ParamKind:        paramKind,
 			MatchConstraints: matchResources(false),
-			Variables: toVariables(commonVariables()),
+			Variables:        toVariables(commonVariables()),
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
 				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: mutationExpr},
@@ -134,9 +134,9 @@ func Build(prefix string) *Objects {
 			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 				ParamKind:        paramKind,
 				MatchConstraints: matchResources(true),
-				Variables:     vars,
-				Validations:   validations(ma.mode),
-				FailurePolicy: &fail,
+				Variables:        vars,
+				Validations:      validations(ma.mode),
+				FailurePolicy:    &fail,
 			},
 		})
 		o.ValidatingPolicyBindings = append(o.ValidatingPolicyBindings, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
