@@ -92,7 +92,10 @@ func (ep *Endpoint) call(ctx context.Context, req admission.Request, in *trimmed
 }
 
 // readReview decodes body and returns what is wrong with it, if anything
-// (reviewProblem's checks).
+// (reviewProblem's checks): not an admission.k8s.io/v1 AdmissionReview, no
+// request, no uid, a request.object that is not a JSON object, or one whose
+// kind contradicts request.kind. An object with a type error inside is not
+// refused here: only a request that uses it fails (trimmedRequest.objects).
 func readReview(body []byte) (*trimmedReview, string) {
 	r, err := decodeReview(body)
 	switch {
@@ -109,12 +112,30 @@ func readReview(body []byte) (*trimmedReview, string) {
 		return nil, "the AdmissionReview carries no request"
 	case req.UID == "":
 		return nil, "the AdmissionReview's request has no uid"
-	case req.Object != nil && req.Object.Kind != "" &&
-		(req.Object.Kind != req.Kind.Kind || req.Object.APIVersion != metav1GroupVersion(req.Kind)):
-		return nil, fmt.Sprintf("request.object is %s %s, but request.kind says %s %s; the two must name the same kind", req.Object.APIVersion, req.Object.Kind,
+	case len(req.Object.raw) > 0 && req.Object.raw[0] != '{':
+		// As the full path's review check: it reads request.object's kind,
+		// which a value that is not an object cannot have. (oldObject is
+		// not checked there; a bad one fails only when used: objects.)
+		return nil, fmt.Sprintf("request.object is %s, not a JSON object; it must be the object under review", jsonValueKind(req.Object.raw[0]))
+	case req.Object.obj != nil && req.Object.obj.Kind != "" &&
+		(req.Object.obj.Kind != req.Kind.Kind || req.Object.obj.APIVersion != metav1GroupVersion(req.Kind)):
+		return nil, fmt.Sprintf("request.object is %s %s, but request.kind says %s %s; the two must name the same kind", req.Object.obj.APIVersion, req.Object.obj.Kind,
 			metav1GroupVersion(req.Kind), req.Kind.Kind)
 	}
 	return r, ""
+}
+
+// jsonValueKind names the kind of JSON value that starts with c.
+func jsonValueKind(c byte) string {
+	switch c {
+	case '"':
+		return "a string"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // appendReview appends the JSON of an admission.k8s.io/v1 AdmissionReview

@@ -27,16 +27,23 @@ package webhook
 //     skipped, decoding goes on, and the first type error is returned at
 //     the end, worded as encoding/json words it (the struct, the path of
 //     JSON field names from the root, the Go type);
+//   - request.object and request.oldObject (rawObject) decode as if each
+//     decoded itself through json.Unmarshaler, by runtime.RawExtension's
+//     rules: null leaves the field as it was, any other value replaces it
+//     whole and keeps its bytes, and the value's own first type error
+//     (named from the value's root) is kept with it, not returned;
 //   - a pod template's raw bytes are kept (trimmedTemplate), a second
-//     template in one object is errDuplicateTemplate, and a type error
-//     inside a template is returned even over an earlier one outside it,
-//     as when the template decoded itself through json.Unmarshaler.
+//     template in one object is errDuplicateTemplate (returned: it ends
+//     the decode), and a type error inside a template is the object's
+//     even over an earlier one outside the template, as when the template
+//     decoded itself through json.Unmarshaler.
 //
 // scan_test.go holds the reference (that decoder, into the same types) and
 // compares the two on fixtures, on every error path and under fuzzing.
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -81,8 +88,8 @@ type scanner struct {
 	depth int // arrays and objects open
 
 	err   error // the first syntax error: it ends the scan
-	hard  error // the first error that ends reference decoding (errDuplicateTemplate, a type error in a template)
-	saved error // the first other type error
+	hard  error // the first error that ends reference decoding (errDuplicateTemplate, a type error in a template); within an object, the object's
+	saved error // the first other type error; within an object, the object's
 
 	strct  string   // the struct whose field is being decoded, for type errors
 	path   [][]byte // the JSON field names from the root to that field
@@ -918,13 +925,9 @@ func (s *scanner) request(q *trimmedRequest) {
 				return true
 			})
 		case "object":
-			if o := ptr(s, &q.Object); o != nil {
-				s.object(o)
-			}
+			s.rawObject(&q.Object)
 		case "oldObject":
-			if o := ptr(s, &q.OldObject); o != nil {
-				s.object(o)
-			}
+			s.rawObject(&q.OldObject)
 		default:
 			return false
 		}
@@ -945,6 +948,41 @@ func groupVersion(s *scanner, key []byte, group, version *string, lastName strin
 		return false
 	}
 	return true
+}
+
+// rawObject decodes request.object or request.oldObject by rawObject's
+// rules: null leaves it as it was; any other value replaces it whole and is
+// decoded on its own, as when it decoded itself through json.Unmarshaler
+// (json.Unmarshal of the value into a trimmedObject), so its type errors
+// are its own, named from the value's root, and kept with it rather than
+// returned. A duplicate pod template in it still ends the decode.
+func (s *scanner) rawObject(o *rawObject) {
+	if s.null() || s.err != nil {
+		return
+	}
+	start := s.i
+	*o = rawObject{obj: new(trimmedObject)}
+	path, strct, saved, hard := s.path, s.strct, s.saved, s.hard
+	s.path, s.strct, s.saved, s.hard = s.path[len(s.path):], "", nil, nil
+	s.object(o.obj)
+	err := s.hard
+	if err == nil {
+		err = s.saved
+	}
+	s.path, s.strct, s.saved, s.hard = path, strct, saved, hard
+	if s.err != nil {
+		return
+	}
+	o.raw = s.data[start:s.i]
+	switch {
+	case err == nil:
+	case errors.Is(err, errDuplicateTemplate):
+		if s.hard == nil {
+			s.hard = err
+		}
+	default:
+		o.obj, o.err = nil, err
+	}
 }
 
 func (s *scanner) object(o *trimmedObject) {

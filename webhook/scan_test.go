@@ -34,6 +34,28 @@ func (t *trimmedTemplate) UnmarshalJSON(data []byte) error {
 	return kjson.UnmarshalCaseSensitivePreserveInts(data, &t.templateFields)
 }
 
+// UnmarshalJSON implements json.Unmarshaler, for the reference decode only:
+// runtime.RawExtension's rules (null leaves the value as it was, any other
+// value replaces it whole), with the value decoded on its own and its error
+// kept; a duplicate template still ends the decode.
+func (o *rawObject) UnmarshalJSON(data []byte) error {
+	if bytes.Equal(data, []byte("null")) {
+		return nil
+	}
+	*o = rawObject{raw: data, obj: new(trimmedObject)}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, o.obj); err != nil {
+		if errors.Is(err, errDuplicateTemplate) {
+			return err
+		}
+		o.obj, o.err = nil, err
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler, for TestScanEveryField: the
+// decoded object.
+func (o rawObject) MarshalJSON() ([]byte, error) { return json.Marshal(o.obj) }
+
 func referenceDecode(body []byte) (*trimmedReview, error) {
 	var r trimmedReview
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &r); err != nil {
@@ -54,6 +76,18 @@ func compareScan(t testing.TB, body []byte) {
 		}
 		return
 	}
+	// An object's own error: the same text (the types differ: the
+	// scanner's typeError, encoding/json's UnmarshalTypeError).
+	for i := 0; i < 2 && want.Request != nil && got.Request != nil; i++ {
+		w, g := &want.Request.Object, &got.Request.Object
+		if i == 1 {
+			w, g = &want.Request.OldObject, &got.Request.OldObject
+		}
+		if fmt.Sprint(w.err) != fmt.Sprint(g.err) {
+			t.Fatalf("the scanner and sigs.k8s.io/json disagree on an object of\n%s\nscanner: %v\nreference: %v", truncate(body), g.err, w.err)
+		}
+		w.err, g.err = nil, nil
+	}
 	if !reflect.DeepEqual(want, got) {
 		t.Fatalf("the scanner and sigs.k8s.io/json decode differently\n%s\nscanner:   %s\nreference: %s", truncate(body), dump(got), dump(want))
 	}
@@ -64,9 +98,10 @@ func dump(r *trimmedReview) string {
 	s := fmt.Sprintf("%+v", *r)
 	if q := r.Request; q != nil {
 		s += fmt.Sprintf("\nrequest: %+v", *q)
-		for _, o := range []*trimmedObject{q.Object, q.OldObject} {
-			if o != nil {
-				s += fmt.Sprintf("\nobject: %+v", *o)
+		for _, o := range []*rawObject{&q.Object, &q.OldObject} {
+			s += fmt.Sprintf("\nobject: %q %v", o.raw, o.err)
+			if o.obj != nil {
+				s += fmt.Sprintf(" %+v", *o.obj)
 			}
 		}
 	}
@@ -148,38 +183,38 @@ func TestScanErrors(t *testing.T) {
 		{"an object for a kind's group", `{"request":{"kind":{"group":{}}}}`, "json: cannot unmarshal object into Go struct field GroupVersionKind.request.kind.group of type string"},
 		{"a number for a resource", `{"request":{"resource":{"resource":5}}}`, "json: cannot unmarshal number into Go struct field GroupVersionResource.request.resource.resource of type string"},
 		{"a number for the username", `{"request":{"userInfo":{"username":5}}}`, "json: cannot unmarshal number into Go struct field trimmedUserInfo.request.userInfo.username of type string"},
-		{"an array for the object", `{"request":{"object":[]}}`, "json: cannot unmarshal array into Go struct field trimmedRequest.request.object of type webhook.trimmedObject"},
-		{"a number for a label", review(`{"metadata":{"labels":{"a":1}}}`), "json: cannot unmarshal number into Go struct field trimmedMeta.request.object.metadata.labels of type string"},
-		{"an array for the labels", review(`{"metadata":{"labels":[]}}`), "json: cannot unmarshal array into Go struct field trimmedMeta.request.object.metadata.labels of type map[string]string"},
-		{"an object for the owner references", review(`{"metadata":{"ownerReferences":{}}}`), "json: cannot unmarshal object into Go struct field trimmedMeta.request.object.metadata.ownerReferences of type []v1.OwnerReference"},
-		{"a string for an owner's controller", review(`{"metadata":{"ownerReferences":[{"controller":"true"}]}}`), "json: cannot unmarshal string into Go struct field OwnerReference.request.object.metadata.ownerReferences.controller of type bool"},
-		{"a number for an owner's uid", review(`{"metadata":{"ownerReferences":[{"uid":1}]}}`), "json: cannot unmarshal number into Go struct field OwnerReference.request.object.metadata.ownerReferences.uid of type types.UID"},
-		{"a string for the metadata", review(`{"metadata":"x"}`), "json: cannot unmarshal string into Go struct field trimmedObject.request.object.metadata of type webhook.trimmedMeta"},
-		{"a number for a container", pod(`{"containers":[{"name":"a"},5]}`), "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.containers of type webhook.trimmedContainer"},
-		{"a string for privileged", pod(`{"containers":[{"name":"a","securityContext":{"privileged":"yes"}}]}`), "json: cannot unmarshal string into Go struct field trimmedSecurityContext.request.object.spec.trimmedPodSpec.containers.securityContext.privileged of type bool"},
-		{"a number for a seccomp type", pod(`{"securityContext":{"seccompProfile":{"type":1}}}`), "json: cannot unmarshal number into Go struct field SeccompProfile.request.object.spec.trimmedPodSpec.securityContext.seccompProfile.type of type v1.SeccompProfileType"},
-		{"a bool for a localhost profile", pod(`{"securityContext":{"seccompProfile":{"localhostProfile":true}}}`), "json: cannot unmarshal bool into Go struct field SeccompProfile.request.object.spec.trimmedPodSpec.securityContext.seccompProfile.localhostProfile of type string"},
-		{"an array for the pod's security context", pod(`{"securityContext":[]}`), "json: cannot unmarshal array into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.securityContext of type webhook.trimmedPodSecurityContext"},
-		{"a number for the runtime class", pod(`{"runtimeClassName":1}`), "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.runtimeClassName of type string"},
-		{"a number for the os name", pod(`{"os":{"name":1}}`), "json: cannot unmarshal number into Go struct field PodOS.request.object.spec.trimmedPodSpec.os.name of type v1.OSName"},
-		{"a string for the os", pod(`{"os":"linux"}`), "json: cannot unmarshal string into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.os of type v1.PodOS"},
-		{"a number for the node selector", pod(`{"nodeSelector":1}`), "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.nodeSelector of type map[string]string"},
-		{"a fraction for toleration seconds", pod(`{"tolerations":[{"tolerationSeconds":1.5}]}`), "json: cannot unmarshal number 1.5 into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
-		{"an exponent for toleration seconds", pod(`{"tolerations":[{"tolerationSeconds":1e3}]}`), "json: cannot unmarshal number 1e3 into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
-		{"toleration seconds past int64", pod(`{"tolerations":[{"tolerationSeconds":9223372036854775808}]}`), "json: cannot unmarshal number 9223372036854775808 into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
-		{"toleration seconds before int64", pod(`{"tolerations":[{"tolerationSeconds":-9223372036854775809}]}`), "json: cannot unmarshal number -9223372036854775809 into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
-		{"a string for toleration seconds", pod(`{"tolerations":[{"tolerationSeconds":"300"}]}`), "json: cannot unmarshal string into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
-		{"a number for a toleration operator", pod(`{"tolerations":[{"operator":1}]}`), "json: cannot unmarshal number into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.operator of type v1.TolerationOperator"},
-		{"a number for a taint effect", pod(`{"tolerations":[{"effect":1}]}`), "json: cannot unmarshal number into Go struct field Toleration.request.object.spec.trimmedPodSpec.tolerations.effect of type v1.TaintEffect"},
-		{"an object for the tolerations", pod(`{"tolerations":{}}`), "json: cannot unmarshal object into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.tolerations of type []v1.Toleration"},
-		{"a number for a scheduling gate", pod(`{"schedulingGates":[{"name":1}]}`), "json: cannot unmarshal number into Go struct field PodSchedulingGate.request.object.spec.trimmedPodSpec.schedulingGates.name of type string"},
-		{"a weight past int32", pod(`{"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":2147483648}]}}}`), "json: cannot unmarshal number 2147483648 into Go struct field PreferredSchedulingTerm.request.object.spec.trimmedPodSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight of type int32"},
-		{"a bool for a weight", pod(`{"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":true}]}}}`), "json: cannot unmarshal bool into Go struct field PreferredSchedulingTerm.request.object.spec.trimmedPodSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight of type int32"},
-		{"a number for a selector value", pod(`{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchFields":[{"values":["a",1]}]}]}}}}`), "json: cannot unmarshal number into Go struct field NodeSelectorRequirement.request.object.spec.trimmedPodSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.matchFields.values of type string"},
-		{"a number for a selector operator", pod(`{"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"preference":{"matchExpressions":[{"operator":1}]}}]}}}`), "json: cannot unmarshal number into Go struct field NodeSelectorRequirement.request.object.spec.trimmedPodSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.preference.matchExpressions.operator of type v1.NodeSelectorOperator"},
-		{"a string for the node selector terms", pod(`{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":"x"}}}}`), "json: cannot unmarshal string into Go struct field NodeSelector.request.object.spec.trimmedPodSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms of type []v1.NodeSelectorTerm"},
-		{"a number for the node affinity", pod(`{"affinity":{"nodeAffinity":1}}`), "json: cannot unmarshal number into Go struct field trimmedAffinity.request.object.spec.trimmedPodSpec.affinity.nodeAffinity of type v1.NodeAffinity"},
-		{"an escaped key is the field", pod(`{"node\u004eame":1}`), "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.trimmedPodSpec.nodeName of type string"},
+		{"an array for the object", `{"request":{"object":[]}}`, "json: cannot unmarshal array into Go value of type webhook.trimmedObject"},
+		{"a number for a label", review(`{"metadata":{"labels":{"a":1}}}`), "json: cannot unmarshal number into Go struct field trimmedMeta.metadata.labels of type string"},
+		{"an array for the labels", review(`{"metadata":{"labels":[]}}`), "json: cannot unmarshal array into Go struct field trimmedMeta.metadata.labels of type map[string]string"},
+		{"an object for the owner references", review(`{"metadata":{"ownerReferences":{}}}`), "json: cannot unmarshal object into Go struct field trimmedMeta.metadata.ownerReferences of type []v1.OwnerReference"},
+		{"a string for an owner's controller", review(`{"metadata":{"ownerReferences":[{"controller":"true"}]}}`), "json: cannot unmarshal string into Go struct field OwnerReference.metadata.ownerReferences.controller of type bool"},
+		{"a number for an owner's uid", review(`{"metadata":{"ownerReferences":[{"uid":1}]}}`), "json: cannot unmarshal number into Go struct field OwnerReference.metadata.ownerReferences.uid of type types.UID"},
+		{"a string for the metadata", review(`{"metadata":"x"}`), "json: cannot unmarshal string into Go struct field trimmedObject.metadata of type webhook.trimmedMeta"},
+		{"a number for a container", pod(`{"containers":[{"name":"a"},5]}`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.trimmedPodSpec.containers of type webhook.trimmedContainer"},
+		{"a string for privileged", pod(`{"containers":[{"name":"a","securityContext":{"privileged":"yes"}}]}`), "json: cannot unmarshal string into Go struct field trimmedSecurityContext.spec.trimmedPodSpec.containers.securityContext.privileged of type bool"},
+		{"a number for a seccomp type", pod(`{"securityContext":{"seccompProfile":{"type":1}}}`), "json: cannot unmarshal number into Go struct field SeccompProfile.spec.trimmedPodSpec.securityContext.seccompProfile.type of type v1.SeccompProfileType"},
+		{"a bool for a localhost profile", pod(`{"securityContext":{"seccompProfile":{"localhostProfile":true}}}`), "json: cannot unmarshal bool into Go struct field SeccompProfile.spec.trimmedPodSpec.securityContext.seccompProfile.localhostProfile of type string"},
+		{"an array for the pod's security context", pod(`{"securityContext":[]}`), "json: cannot unmarshal array into Go struct field trimmedSpec.spec.trimmedPodSpec.securityContext of type webhook.trimmedPodSecurityContext"},
+		{"a number for the runtime class", pod(`{"runtimeClassName":1}`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.trimmedPodSpec.runtimeClassName of type string"},
+		{"a number for the os name", pod(`{"os":{"name":1}}`), "json: cannot unmarshal number into Go struct field PodOS.spec.trimmedPodSpec.os.name of type v1.OSName"},
+		{"a string for the os", pod(`{"os":"linux"}`), "json: cannot unmarshal string into Go struct field trimmedSpec.spec.trimmedPodSpec.os of type v1.PodOS"},
+		{"a number for the node selector", pod(`{"nodeSelector":1}`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.trimmedPodSpec.nodeSelector of type map[string]string"},
+		{"a fraction for toleration seconds", pod(`{"tolerations":[{"tolerationSeconds":1.5}]}`), "json: cannot unmarshal number 1.5 into Go struct field Toleration.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
+		{"an exponent for toleration seconds", pod(`{"tolerations":[{"tolerationSeconds":1e3}]}`), "json: cannot unmarshal number 1e3 into Go struct field Toleration.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
+		{"toleration seconds past int64", pod(`{"tolerations":[{"tolerationSeconds":9223372036854775808}]}`), "json: cannot unmarshal number 9223372036854775808 into Go struct field Toleration.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
+		{"toleration seconds before int64", pod(`{"tolerations":[{"tolerationSeconds":-9223372036854775809}]}`), "json: cannot unmarshal number -9223372036854775809 into Go struct field Toleration.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
+		{"a string for toleration seconds", pod(`{"tolerations":[{"tolerationSeconds":"300"}]}`), "json: cannot unmarshal string into Go struct field Toleration.spec.trimmedPodSpec.tolerations.tolerationSeconds of type int64"},
+		{"a number for a toleration operator", pod(`{"tolerations":[{"operator":1}]}`), "json: cannot unmarshal number into Go struct field Toleration.spec.trimmedPodSpec.tolerations.operator of type v1.TolerationOperator"},
+		{"a number for a taint effect", pod(`{"tolerations":[{"effect":1}]}`), "json: cannot unmarshal number into Go struct field Toleration.spec.trimmedPodSpec.tolerations.effect of type v1.TaintEffect"},
+		{"an object for the tolerations", pod(`{"tolerations":{}}`), "json: cannot unmarshal object into Go struct field trimmedSpec.spec.trimmedPodSpec.tolerations of type []v1.Toleration"},
+		{"a number for a scheduling gate", pod(`{"schedulingGates":[{"name":1}]}`), "json: cannot unmarshal number into Go struct field PodSchedulingGate.spec.trimmedPodSpec.schedulingGates.name of type string"},
+		{"a weight past int32", pod(`{"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":2147483648}]}}}`), "json: cannot unmarshal number 2147483648 into Go struct field PreferredSchedulingTerm.spec.trimmedPodSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight of type int32"},
+		{"a bool for a weight", pod(`{"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":true}]}}}`), "json: cannot unmarshal bool into Go struct field PreferredSchedulingTerm.spec.trimmedPodSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight of type int32"},
+		{"a number for a selector value", pod(`{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchFields":[{"values":["a",1]}]}]}}}}`), "json: cannot unmarshal number into Go struct field NodeSelectorRequirement.spec.trimmedPodSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.matchFields.values of type string"},
+		{"a number for a selector operator", pod(`{"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"preference":{"matchExpressions":[{"operator":1}]}}]}}}`), "json: cannot unmarshal number into Go struct field NodeSelectorRequirement.spec.trimmedPodSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.preference.matchExpressions.operator of type v1.NodeSelectorOperator"},
+		{"a string for the node selector terms", pod(`{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":"x"}}}}`), "json: cannot unmarshal string into Go struct field NodeSelector.spec.trimmedPodSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms of type []v1.NodeSelectorTerm"},
+		{"a number for the node affinity", pod(`{"affinity":{"nodeAffinity":1}}`), "json: cannot unmarshal number into Go struct field trimmedAffinity.spec.trimmedPodSpec.affinity.nodeAffinity of type v1.NodeAffinity"},
+		{"an escaped key is the field", pod(`{"node\u004eame":1}`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.trimmedPodSpec.nodeName of type string"},
 
 		// Pod templates: a second one, or a type error in one, ends the
 		// reference's decode, and wins over an earlier type error.
@@ -187,19 +222,36 @@ func TestScanErrors(t *testing.T) {
 		{"a duplicate after a null template", review(`{"kind":"ReplicationController","spec":{"template":null,"template":{}}}`), errDuplicateTemplate.Error()},
 		{"a duplicate PodTemplate template", review(`{"kind":"PodTemplate","template":{},"template":null}`), errDuplicateTemplate.Error()},
 		{"a duplicate template after a type error", `{"apiVersion":1,"request":{"object":{"spec":{"template":{},"template":{}}}}}`, errDuplicateTemplate.Error()},
-		{"a number for a template", deploy(`5`), "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.template of type webhook.templateFields"},
-		{"a type error in a template", deploy(`{"spec":{"containers":[{"securityContext":{"privileged":1}}]}}`), "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.template.spec.containers.securityContext.privileged of type bool"},
-		{"a type error in a template after one outside", `{"apiVersion":1,"request":{"object":{"spec":{"template":{"metadata":{"name":1}}}}}}`, "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.template.metadata.name of type string"},
-		{"a type error in a template before a duplicate", `{"request":{"object":{"spec":{"template":{"metadata":{"name":1}},"template":{}}}}}`, "json: cannot unmarshal number into Go struct field trimmedSpec.request.object.spec.template.metadata.name of type string"},
-		{"a type error in a CronJob's template", review(`{"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"spec":{"nodeName":[]}}}}}}`), "json: cannot unmarshal array into Go struct field trimmedJobSpec.request.object.spec.jobTemplate.spec.template.spec.nodeName of type string"},
-		{"a type error in a PodTemplate's template", review(`{"kind":"PodTemplate","template":{"metadata":{"labels":{"a":true}}}}`), "json: cannot unmarshal bool into Go struct field trimmedObject.request.object.template.metadata.labels of type string"},
-		{"a string for a job template", review(`{"kind":"CronJob","spec":{"jobTemplate":"x"}}`), "json: cannot unmarshal string into Go struct field trimmedSpec.request.object.spec.jobTemplate of type webhook.trimmedJobTemplate"},
+		{"a number for a template", deploy(`5`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.template of type webhook.templateFields"},
+		{"a type error in a template", deploy(`{"spec":{"containers":[{"securityContext":{"privileged":1}}]}}`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.template.spec.containers.securityContext.privileged of type bool"},
+		{"a type error in the review before one in an object's template", `{"apiVersion":1,"request":{"object":{"spec":{"template":{"metadata":{"name":1}}}}}}`, "json: cannot unmarshal number into Go struct field trimmedReview.apiVersion of type string"},
+		{"a type error in a template after one outside it in the object", review(`{"kind":1,"spec":{"template":{"metadata":{"name":1}}}}`), "json: cannot unmarshal number into Go struct field trimmedSpec.spec.template.metadata.name of type string"},
+		{"a type error in an oldObject is its own", `{"request":{"oldObject":{"metadata":{"name":1}},"object":{"metadata":{"name":2}}}}`, "json: cannot unmarshal number into Go struct field trimmedMeta.metadata.name of type string"},
+		{"a number for the object", review(`0`), "json: cannot unmarshal number into Go value of type webhook.trimmedObject"},
+		{"a string for the object", review(`"Pod"`), "json: cannot unmarshal string into Go value of type webhook.trimmedObject"},
+		{"a bool for the object", review(`true`), "json: cannot unmarshal bool into Go value of type webhook.trimmedObject"},
+		{"a duplicate object replaces a good one", `{"request":{"object":{"kind":"Pod"},"object":[1]}}`, "json: cannot unmarshal array into Go value of type webhook.trimmedObject"},
+		{"null leaves a bad object", `{"request":{"object":5,"object":null}}`, "json: cannot unmarshal number into Go value of type webhook.trimmedObject"},
+		{"a duplicate template in an object that a later one replaces", `{"request":{"object":{"spec":{"template":{},"template":{}}},"object":{}}}`, errDuplicateTemplate.Error()},
+		{"a duplicate template in the oldObject", `{"request":{"object":{},"oldObject":{"spec":{"template":null,"template":null}}}}`, errDuplicateTemplate.Error()},
+		{"a duplicate template after a type error in the object", review(`{"kind":1,"spec":{"template":{},"template":{}}}`), errDuplicateTemplate.Error()},
+		{"a type error in a template before a duplicate", `{"request":{"object":{"spec":{"template":{"metadata":{"name":1}},"template":{}}}}}`, "json: cannot unmarshal number into Go struct field trimmedSpec.spec.template.metadata.name of type string"},
+		{"a type error in a CronJob's template", review(`{"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"spec":{"nodeName":[]}}}}}}`), "json: cannot unmarshal array into Go struct field trimmedJobSpec.spec.jobTemplate.spec.template.spec.nodeName of type string"},
+		{"a type error in a PodTemplate's template", review(`{"kind":"PodTemplate","template":{"metadata":{"labels":{"a":true}}}}`), "json: cannot unmarshal bool into Go struct field trimmedObject.template.metadata.labels of type string"},
+		{"a string for a job template", review(`{"kind":"CronJob","spec":{"jobTemplate":"x"}}`), "json: cannot unmarshal string into Go struct field trimmedSpec.spec.jobTemplate of type webhook.trimmedJobTemplate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := decodeReview([]byte(tc.body))
+			if err == nil {
+				// An error in request.object is the object's, kept for
+				// when it is used (rawObject).
+				err = r.Request.Object.err
+				assert.Nil(t, r.Request.Object.obj, "an object that does not decode has none")
+			} else {
+				assert.Nil(t, r)
+			}
 			require.Error(t, err)
-			assert.Nil(t, r)
 			assert.Equal(t, tc.want, err.Error())
 			compareScan(t, []byte(tc.body))
 		})
@@ -214,7 +266,7 @@ func TestScanValues(t *testing.T) {
 	deploy := func(template string) string {
 		return review(`{"kind":"Deployment","spec":{"replicas":1,"template":` + template + `}}`)
 	}
-	object := func(r *trimmedReview) *trimmedObject { return r.Request.Object }
+	object := func(r *trimmedReview) *trimmedObject { return r.Request.Object.obj }
 	tests := []struct {
 		name  string
 		body  string
@@ -325,6 +377,27 @@ func TestScanValues(t *testing.T) {
 			assert.Equal(t, "null", string(tmpl.raw))
 			assert.False(t, tmpl.present)
 		}},
+		// request.object and oldObject: runtime.RawExtension's rules.
+		{"a duplicate object replaces the first whole", `{"request":{"object":{"kind":"Pod","metadata":{"name":"a"}},"object":{"metadata":{"labels":{"x":"y"}}}}}`, func(t *testing.T, r *trimmedReview) {
+			assert.Equal(t, `{"metadata":{"labels":{"x":"y"}}}`, string(r.Request.Object.raw))
+			assert.Equal(t, &trimmedObject{Metadata: trimmedMeta{Labels: map[string]string{"x": "y"}}}, r.Request.Object.obj)
+		}},
+		{"null leaves the object as it was", `{"request":{"object":{"metadata":{"name":"a"}},"object":null}}`, func(t *testing.T, r *trimmedReview) {
+			assert.Equal(t, `{"metadata":{"name":"a"}}`, string(r.Request.Object.raw))
+			assert.Equal(t, "a", r.Request.Object.obj.Metadata.Name)
+		}},
+		{"a null object is absent", `{"request":{"object":null,"oldObject":null}}`, func(t *testing.T, r *trimmedReview) {
+			assert.Equal(t, rawObject{}, r.Request.Object)
+			assert.Equal(t, rawObject{}, r.Request.OldObject)
+		}},
+		{"a good object replaces a bad one", `{"request":{"oldObject":5,"oldObject":{"kind":"Pod"}}}`, func(t *testing.T, r *trimmedReview) {
+			require.NoError(t, r.Request.OldObject.err)
+			assert.Equal(t, "Pod", r.Request.OldObject.obj.Kind)
+		}},
+		{"a bad object keeps its bytes and its error", `{"request":{"oldObject": [1, 2] }}`, func(t *testing.T, r *trimmedReview) {
+			assert.Equal(t, `[1, 2]`, string(r.Request.OldObject.raw))
+			assert.EqualError(t, r.Request.OldObject.err, "json: cannot unmarshal array into Go value of type webhook.trimmedObject")
+		}},
 		{"deep nesting within the limit", pod(`{"volumes":` + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + `}`), func(t *testing.T, r *trimmedReview) {
 			assert.Equal(t, trimmedSpec{}, object(r).Spec)
 		}},
@@ -346,18 +419,24 @@ func TestScanEveryField(t *testing.T) {
 	var r trimmedReview
 	n := 0
 	fill(reflect.ValueOf(&r).Elem(), &n)
+	// The objects' fields are unexported (rawObject): filled one by one.
+	r.Request.Object.obj, r.Request.OldObject.obj = new(trimmedObject), new(trimmedObject)
+	fill(reflect.ValueOf(r.Request.Object.obj).Elem(), &n)
+	fill(reflect.ValueOf(r.Request.OldObject.obj).Elem(), &n)
 	body, err := json.Marshal(&r)
 	require.NoError(t, err)
-	// The templates marshal without their bytes; decoding sets them.
-	for _, o := range []*trimmedObject{r.Request.Object, r.Request.OldObject} {
+	// The templates and objects marshal without their bytes; decoding sets them.
+	for _, o := range []*trimmedObject{r.Request.Object.obj, r.Request.OldObject.obj} {
 		for _, tmpl := range []*trimmedTemplate{&o.Template, &o.Spec.Template, &o.Spec.JobTemplate.Spec.Template} {
 			tmpl.present = true
 		}
 	}
 	got, err := decodeReview(body)
 	require.NoError(t, err)
-	for _, o := range []*trimmedObject{got.Request.Object, got.Request.OldObject} {
-		for _, tmpl := range []*trimmedTemplate{&o.Template, &o.Spec.Template, &o.Spec.JobTemplate.Spec.Template} {
+	for _, o := range []*rawObject{&got.Request.Object, &got.Request.OldObject} {
+		require.NotEmpty(t, o.raw)
+		o.raw = nil
+		for _, tmpl := range []*trimmedTemplate{&o.obj.Template, &o.obj.Spec.Template, &o.obj.Spec.JobTemplate.Spec.Template} {
 			require.NotEmpty(t, tmpl.raw)
 			tmpl.raw = nil
 		}

@@ -11,9 +11,20 @@ package webhook
 // semantics exactly, and is checked against it, decoding into these same
 // types, by the differential tests and by fuzzing (scan_test.go).
 //
-// The types mirror the Kubernetes types field for field (same JSON names,
-// same pointer-ness, so null and duplicate keys decode as the API server
-// decodes them), but hold only what policy/ reads, and turn into the
+// request.object and request.oldObject are runtime.RawExtension in the API
+// server's admission types, and are read by its rules (rawObject): any JSON
+// value is accepted, null leaves the field as it was, a duplicate key
+// replaces the earlier value whole. Each is decoded in the same pass; one
+// that does not decode (not a JSON object, or a type error inside) is kept
+// with its error, and only a request that uses it fails: objects() then
+// decodes both objects whole, through the full path's own fullDecode, so
+// the answer is the full path's, status and message. A request.object that
+// is not a JSON object at all is refused as a malformed review (readReview),
+// as the full path's review check refuses it, on every operation.
+//
+// The object types mirror the Kubernetes types field for field (same JSON
+// names, same pointer-ness, so null and duplicate keys decode as the API
+// server decodes them), but hold only what policy/ reads, and turn into the
 // corev1/appsv1/batchv1 objects policy.Evaluate takes, with only those
 // fields set. What policy/ reads (its rule files' "Reads:" headers):
 //
@@ -48,6 +59,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/seccomp-guard/seccomp-guard/policy"
@@ -70,8 +82,23 @@ type trimmedRequest struct {
 	Namespace   string                      `json:"namespace"`
 	Operation   admissionv1.Operation       `json:"operation"`
 	UserInfo    trimmedUserInfo             `json:"userInfo"`
-	Object      *trimmedObject              `json:"object"`
-	OldObject   *trimmedObject              `json:"oldObject"`
+	Object      rawObject                   `json:"object"`
+	OldObject   rawObject                   `json:"oldObject"`
+}
+
+// rawObject is request.object or request.oldObject, read by the rules of
+// the API server's admission types, where both are runtime.RawExtension:
+// any JSON value is accepted (its syntax checked with the rest of the
+// body), null leaves the field as it was, and a duplicate key replaces the
+// earlier value whole. The value is decoded into obj in the same pass; a
+// value that does not decode (not an object, or a type error inside) is
+// kept, with its error, and only fails the request when the object is used
+// (trimmedRequest.objects), as on the full path, where the handler decodes
+// a RawExtension only when it needs it.
+type rawObject struct {
+	raw []byte         // the value, a slice of the body; nil when absent or null
+	obj *trimmedObject // raw decoded; nil when raw is nil or err is set
+	err error          // why raw does not decode into a trimmedObject
 }
 
 type trimmedUserInfo struct {
@@ -296,41 +323,63 @@ func (o *trimmedObject) object(k *policy.Kind, full *corev1.PodTemplateSpec) (ru
 // objects returns the request's object and old object as policy.Evaluate
 // takes them. On a workload UPDATE whose pod template's bytes differ, both
 // templates are decoded whole, since defaulting asks whether anything in
-// the template changed; equal bytes are an equal template.
+// the template changed; equal bytes are an equal template. When an object
+// it needs did not decode (rawObject.err), both are decoded whole, as the
+// full path does (fullDecode), for the full path's answer.
 func (r *trimmedRequest) objects(k *policy.Kind) (obj, old runtime.Object, code int32, err error) {
-	if r.Object == nil {
+	update := r.Operation == admissionv1.Update
+	if r.Object.err != nil || update && r.OldObject.err != nil {
+		// An object that does not decode: the full path's answer (its
+		// error, or, when the error was in a field of the trimmed union
+		// that kind k does not have, the objects).
+		return r.wholeObjects(k)
+	}
+	if r.Object.raw == nil {
 		return nil, nil, 400, errors.New("the AdmissionReview request carries no object; seccomp-guard needs it to decide")
 	}
 	var fullNew, fullOld *corev1.PodTemplateSpec
-	if r.Operation == admissionv1.Update && r.OldObject != nil && !k.IsPod() {
-		nt, ot := r.Object.podTemplate(k), r.OldObject.podTemplate(k)
+	if update && r.OldObject.raw != nil && !k.IsPod() {
+		nt, ot := r.Object.obj.podTemplate(k), r.OldObject.obj.podTemplate(k)
 		if !bytes.Equal(nt.raw, ot.raw) && nt.present && ot.present {
-			if fullNew, err = fullTemplate(nt.raw, "object"); err != nil {
-				return nil, nil, 400, err
-			}
-			if fullOld, err = fullTemplate(ot.raw, "oldObject"); err != nil {
-				return nil, nil, 400, err
+			var errNew, errOld error
+			fullNew, errNew = fullTemplate(nt.raw)
+			fullOld, errOld = fullTemplate(ot.raw)
+			if errNew != nil || errOld != nil {
+				// A type error in a template field the trimmed types do
+				// not read: the whole object does not decode either.
+				return r.wholeObjects(k)
 			}
 		}
 	}
-	if obj, err = r.Object.object(k, fullNew); err != nil {
+	if obj, err = r.Object.obj.object(k, fullNew); err != nil {
 		return nil, nil, 500, err
 	}
-	if r.Operation == admissionv1.Update {
-		if r.OldObject == nil {
+	if update {
+		if r.OldObject.raw == nil {
 			return nil, nil, 400, errors.New("the AdmissionReview request carries no oldObject; seccomp-guard needs it to decide")
 		}
-		if old, err = r.OldObject.object(k, fullOld); err != nil {
+		if old, err = r.OldObject.obj.object(k, fullOld); err != nil {
 			return nil, nil, 500, err
 		}
 	}
 	return obj, old, 200, nil
 }
 
-func fullTemplate(raw []byte, which string) (*corev1.PodTemplateSpec, error) {
+// wholeObjects decodes the request's objects whole, as the full path does
+// (fullDecode), for its answer: the same objects, or the same status and
+// message. Both objects, so that an UPDATE compares like with like.
+func (r *trimmedRequest) wholeObjects(k *policy.Kind) (obj, old runtime.Object, code int32, err error) {
+	return fullDecode(admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Operation: r.Operation,
+		Object:    runtime.RawExtension{Raw: r.Object.raw},
+		OldObject: runtime.RawExtension{Raw: r.OldObject.raw},
+	}})(k)
+}
+
+func fullTemplate(raw []byte) (*corev1.PodTemplateSpec, error) {
 	var t corev1.PodTemplateSpec
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &t); err != nil {
-		return nil, fmt.Errorf("the request's %s has a pod template that does not decode: %w", which, err)
+		return nil, err
 	}
 	return &t, nil
 }
