@@ -410,7 +410,9 @@ func FuzzScanReview(f *testing.F) {
 }
 
 // FuzzTrimmedDecode: any object (and old object) bytes, of any kind and
-// operation, give the same answer on both paths. Seeds: testdata/fuzz.
+// operation, give the same answer on both paths, but for the differences
+// allowedDifference names. Seeds: testdata/fuzz/FuzzTrimmedDecode
+// (oldobject-number-on-create: the RawExtension rules, TestDifferentialRawObjects).
 func FuzzTrimmedDecode(f *testing.F) {
 	eps := differentialEndpoints()
 	ops := []admissionv1.Operation{admissionv1.Create, admissionv1.Update}
