@@ -282,6 +282,10 @@ type APIServerOptions struct {
 	// apiserver-<configuration>.pprof.
 	ProfileDir string
 	Config     *rest.Config
+	// WithProfile creates every pod with RuntimeDefault already set, so
+	// that no configuration patches it: the cost of the calls without the
+	// cost of applying a patch.
+	WithProfile bool
 }
 
 // CreateSample is one configuration's figures in one round.
@@ -309,7 +313,7 @@ func runAPIServer(ctx context.Context, o APIServerOptions, rig *admissionRig, pr
 			// its first evaluations are slower (type checking, cost
 			// estimation, connection set-up to a webhook): warm up first.
 			if o.WarmupPods > 0 {
-				if w := createPods(ctx, rig.c, o.WarmupPods, o.Workers, name == ConfigNativeValidating); w.Failed > 0 {
+				if w := createPods(ctx, rig.c, o.WarmupPods, o.Workers, o.WithProfile || name == ConfigNativeValidating); w.Failed > 0 {
 					return nil, fmt.Errorf("%s: %d warm-up creates failed; first: %s", name, w.Failed, w.Example)
 				}
 				if err := deletePods(ctx, rig.c); err != nil {
@@ -323,7 +327,7 @@ func runAPIServer(ctx context.Context, o APIServerOptions, rig *admissionRig, pr
 					profiled <- profileAPIServer(ctx, o.Config, filepath.Join(o.ProfileDir, "apiserver-"+strings.ReplaceAll(name, " ", "-")+".pprof"))
 				}()
 			}
-			res := createPods(ctx, rig.c, o.Pods, o.Workers, name == ConfigNativeValidating)
+			res := createPods(ctx, rig.c, o.Pods, o.Workers, o.WithProfile || name == ConfigNativeValidating)
 			if profiled != nil {
 				if err := <-profiled; err != nil {
 					return nil, err
