@@ -207,14 +207,8 @@ func TestFaults(t *testing.T) {
 // chart's preStop sleep, then SIGTERM and the drain) while pods are
 // created, and waits for its replacement.
 func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
-	pods := webhookPods(ctx, t)
-	if len(pods) != 2 {
-		t.Fatalf("want 2 running webhook pods, have %v", pods)
-	}
-	survivor, victim := pods[0], pods[1]
-	ready := watchReadiness(t, []webhookPod{survivor})
-	l := startLoad(t, loadNS, rate)
-	time.Sleep(5 * time.Second)
+	f := startReplicaFault(ctx, t, rate)
+	victim := f.victim
 	start := time.Now()
 	must(t, node.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNS, Name: victim.Name}}))
 	t.Logf("deleted webhook pod %s (%s)", victim.Name, victim.IP)
@@ -229,13 +223,41 @@ func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
 	gone := time.Since(start)
 	waitInstalled(ctx, t)
 	t.Logf("the pod was gone after %s, and its replacement ready after %s", gone.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
-	time.Sleep(5 * time.Second)
-	l.finish().check(t, "deleting a webhook replica")
-	ready.finish(t, "deleting a webhook replica")
-	after := restarts(webhookPods(ctx, t))
-	if after[survivor.Name] != survivor.Restarts {
-		t.Errorf("webhook pod %s restarted (%d restarts, %d before)%s", survivor.Name, after[survivor.Name], survivor.Restarts, logTail(survivor.Name))
+	f.finish(ctx, t, "deleting a webhook replica").check(t, "deleting a webhook replica")
+}
+
+// replicaFault is one of the two webhook replicas under a fault while pods
+// are created: the load runs, and the other replica's readiness is watched.
+type replicaFault struct {
+	survivor, victim webhookPod
+	ready            *readiness
+	load             *load
+}
+
+// startReplicaFault starts the load and the readiness watch, and returns
+// after 5 s of load, for the caller to hurt the victim.
+func startReplicaFault(ctx context.Context, t *testing.T, rate float64) *replicaFault {
+	pods := webhookPods(ctx, t)
+	if len(pods) != 2 {
+		t.Fatalf("want 2 running webhook pods, have %v", pods)
 	}
+	f := &replicaFault{survivor: pods[0], victim: pods[1], ready: watchReadiness(t, pods[:1])}
+	f.load = startLoad(t, loadNS, rate)
+	time.Sleep(5 * time.Second)
+	return f
+}
+
+// finish lets the load run 5 s more, stops it and returns what it counted;
+// the survivor must have stayed ready and not restarted.
+func (f *replicaFault) finish(ctx context.Context, t *testing.T, what string) result {
+	t.Helper()
+	time.Sleep(5 * time.Second)
+	r := f.load.finish()
+	f.ready.finish(t, what)
+	if after := restarts(webhookPods(ctx, t)); after[f.survivor.Name] != f.survivor.Restarts {
+		t.Errorf("webhook pod %s restarted (%d restarts, %d before)%s", f.survivor.Name, after[f.survivor.Name], f.survivor.Restarts, logTail(f.survivor.Name))
+	}
+	return r
 }
 
 // replicaKilled kills one of the two webhook replicas' process with
@@ -250,14 +272,8 @@ func replicaDeleted(ctx context.Context, t *testing.T, rate float64) {
 // Ignore) was missed, the validating one refuses it as ProfileNotSet. The
 // test holds them to that, and to crashWindow after the kill.
 func replicaKilled(ctx context.Context, t *testing.T, rate float64) {
-	pods := webhookPods(ctx, t)
-	if len(pods) != 2 {
-		t.Fatalf("want 2 running webhook pods, have %v", pods)
-	}
-	survivor, victim := pods[0], pods[1]
-	ready := watchReadiness(t, []webhookPod{survivor})
-	l := startLoad(t, loadNS, rate)
-	time.Sleep(5 * time.Second)
+	f := startReplicaFault(ctx, t, rate)
+	victim := f.victim
 	var p corev1.Pod
 	must(t, node.Client.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: victim.Name}, &p))
 	id := ""
@@ -294,12 +310,7 @@ func replicaKilled(ctx context.Context, t *testing.T, rate float64) {
 		return fmt.Errorf("pod %s restarted but is not ready yet", victim.Name)
 	})
 	t.Logf("the killed replica was restarted and ready %s after the kill", time.Since(start).Round(100*time.Millisecond))
-	time.Sleep(5 * time.Second)
-	l.finish().checkCrash(t, "killing a webhook replica with SIGKILL", start, crashWindow)
-	ready.finish(t, "killing a webhook replica with SIGKILL")
-	if after := restarts(webhookPods(ctx, t)); after[survivor.Name] != survivor.Restarts {
-		t.Errorf("webhook pod %s restarted (%d restarts, %d before)%s", survivor.Name, after[survivor.Name], survivor.Restarts, logTail(survivor.Name))
-	}
+	f.finish(ctx, t, "killing a webhook replica with SIGKILL").checkCrash(t, "killing a webhook replica with SIGKILL", start, crashWindow)
 }
 
 // apiserverRestarted stops kube-apiserver for down (plus the time it takes
