@@ -182,6 +182,12 @@ func TestLoopDebounces(t *testing.T) {
 	rearmed := make(chan struct{}, 100)
 	r.rearmed = func() { rearmed <- struct{}{} }
 	syncs := make(chan time.Time, 10)
+	// The burst comes before the loop runs: sent while the loop runs, a
+	// notification still queued when the clock steps would re-arm the
+	// quiet period after the step, at a time the fake clock never reaches.
+	for range 50 {
+		r.Notify()
+	}
 	go func() {
 		_ = r.loop(ctx, func(context.Context) error { syncs <- clk.Now(); return nil })
 	}()
@@ -195,13 +201,14 @@ func TestLoopDebounces(t *testing.T) {
 	}
 	start := clk.Now()
 
-	waitFor(1) // the resync ticker
-	for range 50 {
-		r.Notify()
-	}
-	waitFor(2) // the quiet period
+	waitFor(2) // the resync ticker and the quiet period
 	clk.Step(2 * time.Second)
-	assert.Equal(t, start.Add(2*time.Second), <-syncs, "50 notifications, one rescan after the quiet period")
+	select {
+	case at := <-syncs:
+		assert.Equal(t, start.Add(2*time.Second), at, "50 notifications, one rescan after the quiet period")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no rescan after the quiet period")
+	}
 	waitFor(1)
 
 	// A change every second: the quiet period never comes; MaxWait does.
